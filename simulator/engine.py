@@ -559,13 +559,24 @@ class Simulation:
         self._flush_extfrag()
         if not count:
             return
-        # slow path: wake kcompactd (as kswapd would), then direct compaction at async priority
-        self.wakeup_kcompactd(order)
+        # slow path: kswapd wakes and, going back to sleep, flushes skip hints and wakes
+        # kcompactd; then direct compaction at async priority
+        self.kswapd_sleep(order)
         zones = [z.index for z in reversed(k.mem.zones) if z.present]
         prio = 2 if k.v6 else 1  # COMPACT_PRIO_ASYNC
         self.jobs.insert(
             0, Job("direct", zones, order=order, migratetype=mt, prio=prio, count=count)
         )
+
+    def kswapd_sleep(self, order: int) -> None:
+        """kswapd_try_to_sleep(): reset_isolation_suitable(pgdat) then wakeup_kcompactd().
+
+        Reclaim itself is not modelled; only what kswapd does to compaction state.
+        """
+        for z in self.k.mem.zones:
+            if z.present and z.compact_blockskip_flush:
+                self.c.reset_isolation_suitable(z)
+        self.wakeup_kcompactd(order)
 
     def wakeup_kcompactd(self, order: int) -> None:
         k = self.k
@@ -768,7 +779,9 @@ class Simulation:
                 )
             return
         # should_compact_retry(), with no reclaim in between
-        min_prio = 1 if job.order > PAGE_ALLOC_COSTLY_ORDER else 0
+        # 6.18: MIN_COMPACT_COSTLY_PRIORITY = SYNC_LIGHT (1) for costly orders, SYNC_FULL (0)
+        # otherwise; 4.8 has only SYNC_LIGHT (0) and ASYNC (1)
+        min_prio = 1 if (k.v6 and job.order > PAGE_ALLOC_COSTLY_ORDER) else 0
         retries = job.retries + (1 if rc == COMPACT_SUCCESS else 0)
         max_retries = (
             MAX_COMPACT_RETRIES // 4 if job.order > PAGE_ALLOC_COSTLY_ORDER else MAX_COMPACT_RETRIES
@@ -787,6 +800,8 @@ class Simulation:
         else:
             retry = True
         if retry:
+            # the allocator wakes kswapd again on every pass of the slow path
+            self.kswapd_sleep(job.order)
             self.jobs.insert(
                 0,
                 Job(
