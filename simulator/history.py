@@ -72,7 +72,11 @@ class History:
         return out
 
     def __getstate__(self) -> dict:
-        return {"keep": self.keep, "dropped": self.dropped, "cols": [c.tobytes() for c in (self.t, self.pfn, self.code, self.arg)]}
+        return {
+            "keep": self.keep,
+            "dropped": self.dropped,
+            "cols": [c.tobytes() for c in (self.t, self.pfn, self.code, self.arg)],
+        }
 
     def __setstate__(self, d: dict) -> None:
         self.keep = d["keep"]
