@@ -352,6 +352,10 @@ class Compactor:
                 cc.result = r
                 cc.phase = "done"
                 return r
+        elif not self.v6:
+            # 4.8 compact_zone() calls compaction_suitable() for order -1 too: it returns
+            # CONTINUE and mm_compaction_suitable still fires (6.18 skips the call)
+            self._trace_zone("mm_compaction_suitable", z, cc.order, COMPACT_CONTINUE)
         if self.compaction_restarting(z, cc.order):
             self.reset_isolation_suitable(z)
         start, end = z.start, z.end
