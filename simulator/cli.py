@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--reference", action="store_true", help="also run the per-page reference at 1 GiB (slow)"
     )
+    b.add_argument(
+        "--no-memory", action="store_true", help="skip the (slow) tracemalloc memory pass"
+    )
     b.set_defaults(func=cmd_bench)
     return ap
 

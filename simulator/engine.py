@@ -251,9 +251,7 @@ class Simulation:
             "flags": [name for bit, name in FLAG_NAMES if f & bit],
             "owner": owner,
             "token": int(mem.t[pfn]) if kind not in (K_FREE, K_PCP) else None,
-            "history": [
-                {"time_ns": t, "event": what, **info} for t, what, info in k.history.get(pfn, [])
-            ],
+            "history": k.history.for_pfn(pfn, k.drivers),
         }
         if f & 0x40:  # buddy head
             info["buddy_order"] = mem.buddy_order(pfn)

@@ -37,7 +37,11 @@ from .constants import (
     REASONS_618,
 )
 from .drivers import RULES, Driver, Injection, preset_rates
+from .history import CODE as H
+from .history import History
 from .memory import Memory, setup_watermarks
+
+H_RETRY, H_OUT, H_IN = H["retry"], H["migrated_out"], H["migrated_in"]
 
 VMSTAT_48 = (
     "pgmigrate_success",
@@ -68,7 +72,6 @@ VMSTAT_618 = (
 )
 
 TRACE_KEEP = 200_000  # trace lines kept for /sys/kernel/tracing/trace style reports
-HISTORY_KEEP = 1_000_000  # per-page history entries kept in total
 
 # Simulated cost model (ns): documented in docs/engine.md
 COST_TICK = 1_000
@@ -112,8 +115,7 @@ class Kernel:
         self.vmstat = dict.fromkeys(VMSTAT_618 if self.v6 else VMSTAT_48, 0)
         self.trace_lines: deque[str] = deque(maxlen=TRACE_KEEP)
         self.new_events: list[dict] = []
-        self.history: dict[int, list[tuple]] = {}
-        self.history_entries = 0
+        self.history = History()
         self.violations: list[dict] = []
         self.nr_isolated = 0
         self.next_token = 1
@@ -342,11 +344,8 @@ class Kernel:
     def _pid(self) -> int:
         return {"kcompactd0": 35, "sh": 1200}.get(self.comm, 4242)
 
-    def record(self, pfn: int, what: str, **info) -> None:
-        if self.history_entries >= HISTORY_KEEP:
-            return
-        self.history_entries += 1
-        self.history.setdefault(pfn, []).append((self.time_ns, what, info))
+    def record(self, pfn: int, code: int, arg: int = 0) -> None:
+        self.history.add(self.time_ns, pfn, code, arg)
 
     def violation(self, pfn: int, driver: Driver, mode: str) -> None:
         v = {
@@ -357,7 +356,7 @@ class Kernel:
             "rule": RULES[mode],
         }
         self.violations.append(v)
-        self.record(pfn, "contract_violation", driver=driver.name, rule=RULES[mode])
+        self.record(pfn, H["contract_violation"], driver.id)
         self.new_events.append(
             {
                 "event": "contract_violation",
@@ -369,10 +368,10 @@ class Kernel:
 
     def wait(self, what: str, pfn: int) -> None:
         self.time_ns += COST_WAIT
-        self.record(pfn, f"waited_{what}")
+        self.record(pfn, H["waited_" + what])
 
     def note_retry(self, pfn: int) -> None:
-        self.record(pfn, "retry", rc="-EAGAIN")
+        self.record(pfn, H_RETRY, EAGAIN)
 
     # -- isolation (§2.5, §1.6) -----------------------------------------------------------
     def isolate_lru_page(self, pfn: int) -> None:
@@ -393,12 +392,12 @@ class Kernel:
         if mem.a[pfn] & 0x80:
             return False  # the driver lost track of this page; its mapping is gone
         if not drv.isolate_page(self.rng):
-            self.record(pfn, "isolate_refused", driver=drv.name)
+            self.record(pfn, H["isolate_refused"], drv.id)
             return False
         mem.f[pfn] = f | F_ISOLATED
         self.nr_isolated += 1
         mem.touch(pfn)
-        self.record(pfn, "isolated", driver=drv.name)
+        self.record(pfn, H["isolated"], drv.id)
         return True
 
     def driver_of(self, pfn: int) -> Driver:
@@ -415,10 +414,8 @@ class Kernel:
         if pfn in self.lru_corrupted:
             self.lru_corrupted.discard(pfn)
             self.violation(pfn, drv, "touch_lru_isolated")
-        if rc == EAGAIN:
-            self.record(pfn, "migratepage", rc="-EAGAIN", driver=drv.name)
-        elif rc:
-            self.record(pfn, "migratepage", rc=str(rc), driver=drv.name)
+        if rc and rc != EAGAIN:
+            self.record(pfn, H["migratepage_error"], rc)
         return rc
 
     def finish_migration(self, old: int, new: int) -> None:
@@ -450,8 +447,8 @@ class Kernel:
             # putback_lru_page(newpage): the copy keeps dirty/unevictable, gains LRU
             mem.f[new] = (f & (F_DIRTY | F_UNEVICTABLE)) | F_LRU
         self.nr_isolated -= 1
-        self.record(old, "migrated_out", to=new, token=int(tok))
-        self.record(new, "migrated_in", frm=old, token=int(tok))
+        self.record(old, H_OUT, new)
+        self.record(new, H_IN, old)
         mem.touch(new)
         mem.free_pages(old, 0)
 
@@ -471,10 +468,10 @@ class Kernel:
                 mem.a[pfn] = mem.a[pfn] | 0x80
                 drv.lost += 1
                 self.violation(pfn, drv, "lose_on_putback")
-            self.record(pfn, "putback", driver=drv.name, rc=rc)
+            self.record(pfn, H["putback"], rc or 0)
         else:
             mem.f[pfn] = (f & ~F_ISOLATED) | F_LRU
-            self.record(pfn, "putback", rc=rc)
+            self.record(pfn, H["putback"], rc or 0)
 
     # -- allocation for the workload -------------------------------------------------------
     def new_token(self) -> int:

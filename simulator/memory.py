@@ -220,13 +220,21 @@ class Memory:
     def free_pages(self, pfn: int, order: int, use_pcp: bool = True) -> None:
         """Free 2^order pages at pfn (already owned by nobody). Order-0 frees go to the pcp."""
         n = 1 << order
-        self.kind[pfn : pfn + n] = K_FREE
-        self.flags[pfn : pfn + n] = 0
-        self.aux[pfn : pfn + n] = 0
-        self.token[pfn : pfn + n] = 0
-        self.touch(pfn, n)
-        z = self.zone_of(pfn)
-        mt = self.block_mt(pfn)
+        if n == 1:
+            self.k[pfn] = K_FREE
+            self.f[pfn] = 0
+            self.a[pfn] = 0
+            self.t[pfn] = 0
+            if self.changed is not None:
+                self.changed.add(pfn)
+        else:
+            self.kind[pfn : pfn + n] = K_FREE
+            self.flags[pfn : pfn + n] = 0
+            self.aux[pfn : pfn + n] = 0
+            self.token[pfn : pfn + n] = 0
+            self.touch(pfn, n)
+        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
+        mt = self.pb_mt[pfn >> PAGEBLOCK_ORDER]
         if order == 0 and use_pcp and z.pcp_enabled and mt < MIGRATE_PCPTYPES:
             # free_hot_cold_page(): hot pages go on the head of the pcp list
             self.k[pfn] = K_PCP

@@ -172,7 +172,7 @@ def test_locked_page_rules_per_mode(profile, mode, memalloc, expect_ok, attempts
     h.mem.flags[0] |= F_LOCKED
     rc, ok, failed, left = h.migrate(mode, memalloc=memalloc)
     assert ok == expect_ok
-    retries = sum(1 for _t, what, _i in h.k.history.get(0, []) if what == "retry")
+    retries = sum(1 for e in h.sim.page_info(0)["history"] if e["event"] == "retry")
     assert retries + expect_ok == attempts
 
 
@@ -193,7 +193,7 @@ def test_writeback_page_rules_per_mode(profile, mode, expect):
     rc, ok, failed, left = h.migrate(mode)
     assert ok == (1 if expect == 0 else 0)
     if profile == "v4.8" and mode == MIGRATE_SYNC:
-        retries = sum(1 for _t, what, _i in h.k.history.get(0, []) if what == "retry")
+        retries = sum(1 for e in h.sim.page_info(0)["history"] if e["event"] == "retry")
         assert retries == 3
 
 
