@@ -583,8 +583,9 @@ class Simulation:
         self.kcompactd_max_order = max(self.kcompactd_max_order, order)
         if any(j.kind == "kcompactd" for j in self.jobs):
             return
+        # kcompactd_node_suitable(): the pending max order, traced as any suitability check
         if not any(
-            self.c.compaction_suitable(z, order, "min" if k.v6 else "low", trace=False) == 4
+            self.c.compaction_suitable(z, self.kcompactd_max_order, "min" if k.v6 else "low") == 4
             for z in k.mem.zones
             if z.present
         ):
