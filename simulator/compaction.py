@@ -227,7 +227,11 @@ class Compactor:
         mem = self.mem
         mark = self.wmark(z, "min" if self.v6 and wmark == "min" else wmark)
         if mem.watermark_ok(z, order, mark):
-            return COMPACT_SUCCESS  # no compaction needed (4.8 COMPACT_PARTIAL)
+            # no compaction needed (4.8 COMPACT_PARTIAL): 4.8 compaction_suitable() traces
+            # whatever __compaction_suitable() returned; 6.18 returns before tracing
+            if trace and not self.v6:
+                self._trace_zone("mm_compaction_suitable", z, order, COMPACT_SUCCESS)
+            return COMPACT_SUCCESS
         if not self.v6:
             if not mem.watermark_ok(z, 0, mark + (2 << order)):
                 ret = COMPACT_SKIPPED
