@@ -174,7 +174,7 @@ class Memory:
 
         The pages must already have kind K_FREE and no flags. Returns the head pfn.
         """
-        z = self.zone_of(pfn)
+        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
         f, a = self.f, self.a
         zstart, zend = z.start, z.end
         max_order = MAX_ORDER - 1
@@ -200,7 +200,10 @@ class Memory:
                     self.pb_mt[
                         buddy >> PAGEBLOCK_ORDER : (buddy + (1 << order)) >> PAGEBLOCK_ORDER
                     ] = mt
-            self._del_from_list(z, buddy)
+            # inline _del_from_list(): this loop is the hottest code of a compaction
+            f[buddy] = 0
+            z.free_area[order][a[buddy] >> 4].removed()
+            z.nr_free_pages -= 1 << order
             pfn &= buddy
             order += 1
         if not to_tail and order < max_order - 1:
