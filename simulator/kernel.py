@@ -290,16 +290,20 @@ class Kernel:
             zc = covered[z.start : z.end]
             for order in range(10, -1, -1):
                 size = 1 << order
-                nfull = len(zf) // size
-                if nfull == 0:
+                # a block of order k starts at a pfn aligned to 2^k in absolute terms
+                # (buddy_pfn = pfn ^ (1 << order)), not relative to the zone start
+                first = (-z.start) % size
+                nfull = (len(zf) - first) // size
+                if nfull <= 0:
                     continue
-                ok = (zf[: nfull * size].reshape(nfull, size).all(axis=1)) & ~(
-                    zc[: nfull * size].reshape(nfull, size).any(axis=1)
+                span = slice(first, first + nfull * size)
+                ok = (zf[span].reshape(nfull, size).all(axis=1)) & ~(
+                    zc[span].reshape(nfull, size).any(axis=1)
                 )
                 idx = np.flatnonzero(ok)
                 for i in idx:
-                    heads.append((z.start + int(i) * size, order))
-                view = zc[: nfull * size].reshape(nfull, size)
+                    heads.append((z.start + first + int(i) * size, order))
+                view = zc[span].reshape(nfull, size)
                 view[idx] = True
         heads.sort()
         for pfn, order in heads:
