@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from .kernel import Kernel
 
 ISOLATE_ABORT, ISOLATE_NONE, ISOLATE_SUCCESS = 0, 1, 2
+FAST_START_DONE = -1  # cc->fast_start_pfn = ULONG_MAX: reinit_migrate_pfn() already used it
 
 
 @dataclass
@@ -647,32 +648,42 @@ class Compactor:
         high_pfn = pageblock_start(cc.migrate_pfn + distance)
         found = False
         nr_scanned = 0
-        limit = (COMPACT_CLUSTER_MAX >> cc.fast_search_fail) + 1
+        limit = (COMPACT_CLUSTER_MAX >> min(63, cc.fast_search_fail)) + 1
         order = cc.order - 1
         while order >= PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
             fl = z.free_area[order][MIGRATE_MOVABLE]
             if fl.count:
                 for free_pfn in fl.walk(mem.f, mem.a, mem.t):
+                    # `if (nr_scanned++ >= limit)`: the entry past the limit is counted
+                    # and moved to the tail with those before it
+                    scanned = nr_scanned
                     nr_scanned += 1
+                    if scanned >= limit:
+                        fl.rotate_to_tail(free_pfn, mem.f, mem.a, mem.t)
+                        break
                     if free_pfn < high_pfn:
-                        if not mem.pb_skip[free_pfn >> PAGEBLOCK_ORDER]:
-                            found = True
-                            pfn = max(pageblock_start(free_pfn), z.start)
-                            if pfn < cc.migrate_pfn:
-                                pfn = cc.migrate_pfn
-                            # the kernel moves the entry to the list tail here; the order only
-                            # matters for later searches, and the entry is the same block
-                            break
-                    if nr_scanned >= limit:
-                        cc.fast_search_fail += 1
+                        if mem.pb_skip[free_pfn >> PAGEBLOCK_ORDER]:
+                            continue
+                        # move_freelist_tail(): a later search skips this entry
+                        fl.rotate_to_tail(free_pfn, mem.f, mem.a, mem.t)
+                        # update_fast_start_pfn()
+                        if cc.fast_start_pfn != FAST_START_DONE:
+                            if not cc.fast_start_pfn:
+                                cc.fast_start_pfn = free_pfn
+                            cc.fast_start_pfn = min(cc.fast_start_pfn, free_pfn)
+                        pfn = max(pageblock_start(free_pfn), z.start)
+                        cc.fast_search_fail = 0
+                        found = True
                         break
             order -= 1
         cc.total_migrate_scanned += nr_scanned
         if not found:
             cc.fast_search_fail += 1
+            # reinit_migrate_pfn(): restart the linear scan at the lowest fast-found pfn
+            if cc.fast_start_pfn and cc.fast_start_pfn != FAST_START_DONE:
+                cc.migrate_pfn = cc.fast_start_pfn
+                cc.fast_start_pfn = FAST_START_DONE
             pfn = cc.migrate_pfn
-        else:
-            cc.fast_search_fail = 0
         return pfn
 
     def _lru_isolatable(
@@ -1128,8 +1139,8 @@ class Compactor:
     def fast_isolate_freepages(self, cc: CompactControl) -> None:
         """6.18 fast_isolate_freepages(): take a free page from the top of the scan space.
 
-        Not modelled: move_freelist_head() rotating the list after a search (the list
-        order the next search sees differs from the kernel's).
+        After each order's search the list is rotated (move_freelist_head()) so that the
+        next search starts with the entries this one did not reach.
         """
         mem = self.mem
         z = mem.zones[cc.zone]
@@ -1153,6 +1164,7 @@ class Compactor:
             order_scanned = 0
             if z.nr_free(order):
                 high_pfn = 0
+                freepage = -1  # -1: the walk ran off the list, which then stays as it is
                 for pfn in fl.walk_reverse(mem.f, mem.a, mem.t):
                     order_scanned += 1
                     nr_scanned += 1
@@ -1161,15 +1173,19 @@ class Compactor:
                     if pfn >= low_pfn:
                         cc.fast_search_fail = 0
                         cc.search_order = order
-                        page = pfn
+                        page = freepage = pfn
                         break
                     if pfn >= min_pfn and pfn > high_pfn:
                         high_pfn = pfn
                         limit >>= 1
                     if order_scanned >= limit:
+                        freepage = pfn
                         break
                 if page < 0 and high_pfn:
-                    page = high_pfn
+                    page = freepage = high_pfn
+                if freepage >= 0:
+                    # move_freelist_head(): a future search skips the entries just seen
+                    fl.rotate_to_head(freepage, mem.f, mem.a, mem.t)
                 if page >= 0:
                     if mem.isolate_free_page(page, order):
                         n = 1 << order
