@@ -768,7 +768,9 @@ class Compactor:
             nr_isolated += len(pfns)
             cc.nr_migratepages += len(pfns)
             if not cc.last_migrated_pfn and not v6:
-                cc.last_migrated_pfn = pfns[0]
+                # `if (!cc->last_migrated_pfn) cc->last_migrated_pfn = low_pfn` per page:
+                # pfn 0 reads as unset, so the next isolated pfn overwrites it
+                cc.last_migrated_pfn = pfns[1] if pfns[0] == 0 and len(pfns) > 1 else pfns[0]
             if len(pfns) == need:
                 return pfns[-1] + 1
             return b
