@@ -686,8 +686,8 @@ class Simulation:
                     wmark="min" if k.v6 else "low",
                 )
             # direct
-            min_prio = 0
-            if job.prio > min_prio and c.compaction_deferred(z, job.order):
+            # 6.18 skips deferral at MIN_COMPACT_PRIORITY (SYNC_FULL); 4.8 always checks it
+            if (not k.v6 or job.prio > 0) and c.compaction_deferred(z, job.order):
                 job.rc = max(job.rc, COMPACT_DEFERRED)
                 job.zi += 1
                 continue
@@ -727,7 +727,10 @@ class Simulation:
                 pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
             job.rc = max(job.rc, cc.result)
-            if cc.result == COMPACT_SUCCESS:
+            # "the allocation should succeed": 6.18 tests the status, 4.8 the low watermark
+            if (k.v6 and cc.result == COMPACT_SUCCESS) or (
+                not k.v6 and k.mem.watermark_ok(z, job.order, z.wmark_low)
+            ):
                 c.compaction_defer_reset(z, job.order, False)
                 job.zi = len(job.zones)  # stop compacting; the allocation should succeed
             elif job.prio != (2 if k.v6 else 1) and cc.result in (
