@@ -844,7 +844,10 @@ class Compactor:
                         k.putback_page(p)
                     isolated_here.clear()
                     cc.nr_migratepages -= nr_isolated
-                    cc.last_migrated_pfn = 0
+                    if not v6:
+                        # 4.8 resets cc->last_migrated_pfn; 6.18 keeps it as a local of
+                        # compact_zone() that this function never sees
+                        cc.last_migrated_pfn = 0
                     nr_isolated = 0
                 if pos < next_skip:
                     pos = next_skip - 1
