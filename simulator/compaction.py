@@ -223,7 +223,12 @@ class Compactor:
 
     # -- suitability (§2.8) ---------------------------------------------------------------------
     def compaction_suitable(
-        self, z: Zone, order: int, wmark: str = "low", trace: bool = True
+        self,
+        z: Zone,
+        order: int,
+        wmark: str = "low",
+        trace: bool = True,
+        async_no_cma: bool = False,
     ) -> int:
         """4.8 compaction_suitable(); 6.18 compaction_suit_allocation_order(). Returns a result."""
         if order == -1:
@@ -249,6 +254,11 @@ class Compactor:
             if trace:
                 self._trace_zone("mm_compaction_suitable", z, order, ret)
             return COMPACT_SKIPPED if ret == COMPACT_NOT_SUITABLE_ZONE else ret
+        if async_no_cma and order > PAGE_ALLOC_COSTLY_ORDER:
+            # costly async request without ALLOC_CMA: an untraced SKIPPED before
+            # compaction_suitable() (6.18 compaction_suit_allocation_order())
+            if not mem.watermark_ok(z, 0, mark + (2 << order)):
+                return COMPACT_SKIPPED
         gap = mark + (2 << order)
         if order > PAGE_ALLOC_COSTLY_ORDER:
             gap += z.wmark_low - z.wmark_min
@@ -355,7 +365,9 @@ class Compactor:
         k = self.k
         z = self.mem.zones[cc.zone]
         if cc.order != -1:
-            r = self.compaction_suitable(z, cc.order, cc.wmark)
+            # ALLOC_CMA comes only with movable requests (gfp_to_alloc_flags_cma())
+            async_no_cma = cc.mode == MIGRATE_ASYNC and cc.migratetype != MIGRATE_MOVABLE
+            r = self.compaction_suitable(z, cc.order, cc.wmark, async_no_cma=async_no_cma)
             if r in (COMPACT_SUCCESS, COMPACT_SKIPPED):
                 cc.result = r
                 cc.phase = "done"
