@@ -35,6 +35,7 @@ from simulator.constants import (
     COMPACT_COMPLETE,
     COMPACT_CONTENDED,
     COMPACT_CONTINUE,
+    COMPACT_DEFERRED,
     COMPACT_MAX_DEFER_SHIFT,
     COMPACT_NO_SUITABLE_PAGE,
     COMPACT_NOT_SUITABLE_ZONE,
@@ -168,6 +169,7 @@ class RefControl:
     fast_search_fail: int = 0
     fast_start_pfn: int = 0  # ULONG_MAX is written as -1
     wmark: int = 0  # the watermark of alloc_flags (6.18), for suitability
+    ignore_block_suitable: bool = False
 
 
 ULONG_MAX = -1
@@ -782,6 +784,8 @@ class ReferenceKernel:
                 limit = cc.order
             if self.buddy_order(pfn) >= limit:
                 return False
+        if self.v6 and cc.ignore_block_suitable:
+            return True
         return self.block_mt(pfn) in (MIGRATE_MOVABLE, MIGRATE_CMA)
 
     def isolation_suitable(self, cc: RefControl, pfn: int) -> bool:
@@ -1283,7 +1287,9 @@ class ReferenceKernel:
             event, f"node=0 zone={z.name:<8s} order={order} ret={status_name(ret, self.profile)}"
         )
 
-    def compaction_suitable(self, z: RefZone, order: int, wmark: int) -> int:
+    def compaction_suitable(
+        self, z: RefZone, order: int, wmark: int, async_costly_check: bool = False
+    ) -> int:
         """4.8 compaction_suitable() (low watermark, traced for every result) or 6.18
         compaction_suit_allocation_order() (SUCCESS untraced, the rest traced inside
         compaction_suitable()). Returns SUCCESS (4.8 PARTIAL), SKIPPED or CONTINUE."""
@@ -1302,6 +1308,9 @@ class ReferenceKernel:
             return COMPACT_SKIPPED if ret == COMPACT_NOT_SUITABLE_ZONE else ret
         if self.watermark_ok(z, order, wmark):
             return COMPACT_SUCCESS
+        if async_costly_check and not self.watermark_ok(z, 0, wmark + (2 << order)):
+            # costly async request without ALLOC_CMA: SKIPPED before compaction_suitable()
+            return COMPACT_SKIPPED
         watermark = wmark + (2 << order)
         if order > PAGE_ALLOC_COSTLY_ORDER:
             watermark += z.wmark_low - z.wmark_min
@@ -1428,7 +1437,13 @@ class ReferenceKernel:
             if ret in (COMPACT_SUCCESS, COMPACT_SKIPPED):
                 return ret
         elif cc.order != -1:
-            ret = self.compaction_suitable(z, cc.order, cc.wmark)
+            # ALLOC_CMA comes with movable requests (gfp_to_alloc_flags_cma, CONFIG_CMA)
+            async_costly = (
+                cc.order > PAGE_ALLOC_COSTLY_ORDER
+                and cc.mode == MIGRATE_ASYNC
+                and cc.migratetype != MIGRATE_MOVABLE
+            )
+            ret = self.compaction_suitable(z, cc.order, cc.wmark, async_costly)
             if ret != COMPACT_CONTINUE:
                 return ret
         if self.compaction_restarting(z, cc.order):
@@ -1638,6 +1653,50 @@ class ReferenceKernel:
         if self.kcompactd_max_order <= order:
             self.kcompactd_max_order = 0
         self.emit("mm_compaction_kcompactd_sleep", "nid=0")
+
+    # -- direct compaction (§2.2) ------------------------------------------------------------------
+    def try_to_compact_pages(self, order: int, migratetype: int, prio: int) -> int:
+        """try_to_compact_pages() for one priority: zones from the highest down, deferral
+        (6.18: not at MIN_COMPACT_PRIORITY), compact_zone_order(), stop when the
+        allocation should succeed (4.8: low watermark ok; 6.18: COMPACT_SUCCESS)."""
+        prio_async = 2 if self.v6 else 1
+        gfp = "GFP_TRANSHUGE_LIGHT" if self.v6 else "0x24202ca"
+        self.emit(
+            "mm_compaction_try_to_compact_pages", f"order={order} gfp_mask={gfp} priority={prio}"
+        )
+        rc = COMPACT_SKIPPED
+        for z in reversed(self.zones):
+            if not z.present:
+                continue
+            if (not self.v6 or prio > 0) and self.compaction_deferred(z, order):
+                rc = max(rc, COMPACT_DEFERRED)
+                continue
+            full = self.v6 and prio == 0  # MIN_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_FULL
+            cc = RefControl(
+                zone=z,
+                order=order,
+                mode=MIGRATE_ASYNC if prio == prio_async else MIGRATE_SYNC_LIGHT,
+                migratetype=migratetype,
+                ignore_skip_hint=full,
+                whole_zone=full,
+                direct=True,
+                memalloc=True,
+                search_order=order,
+                wmark=z.wmark_min if self.v6 else z.wmark_low,
+                ignore_block_suitable=full,
+            )
+            status = self.compact_zone(cc)
+            rc = max(rc, status)
+            if self.v6:
+                stop = status == COMPACT_SUCCESS
+            else:
+                stop = self.watermark_ok(z, order, z.wmark_low)
+            if stop:
+                self.compaction_defer_reset(z, order, False)
+                break
+            if prio != prio_async and status in (COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED):
+                self.defer_compaction(z, order)
+        return rc
 
     def kcompactd_wake(self, order: int) -> None:
         """A kcompactd_wake timeline event: wake the (sleeping) daemon, let it work."""

@@ -286,3 +286,60 @@ def test_kcompactd_matches_reference(case: str, profile: str, order: int) -> Non
     §2.7, and in 6.18 the fast free-list searches §2.4/§2.6) agrees with the reference."""
     sim, ref = run_both(scenario(profile, kcompactd_order=order, **KCOMPACTD_CASES[case]), seed=5)
     assert_agree(sim, ref)
+
+
+def engine_try_to_compact_pages(sim: Simulation, order: int, mt: int, prio: int) -> int:
+    """Drive the engine's direct-compaction job for one priority and stop before the
+    allocation and retry logic of the slow path (which is the allocator, not compaction)."""
+    from simulator.engine import Job
+
+    zones = [z.index for z in reversed(sim.k.mem.zones) if z.present]
+    job = Job("direct", zones, order=order, migratetype=mt, prio=prio)
+    sim._direct_done = lambda job: None
+    sim.jobs = [job]
+    n = 0
+    while job in sim.jobs:
+        sim._advance_job(job)
+        n += 1
+        assert n < 1_000_000
+    return job.rc
+
+
+DIRECT_CASES = {
+    "fragmented LRU zone": dict(free=0.4, fragmentation=0.95, blocks=8),
+    "pcp off": dict(free=0.4, fragmentation=0.95, blocks=8, pcp="off"),
+    "locked, dirty and writeback pages": dict(
+        free=0.4, blocks=8, flags={"locked": 0.1, "writeback": 0.1, "dirty": 0.3}
+    ),
+    "unmovable pollution": dict(
+        free=0.35,
+        blocks=12,
+        mix={"anon": 0.5, "file": 0.2, "unmovable": 0.2, "reclaimable": 0.1},
+    ),
+    "driver with -EAGAIN and -EBUSY": dict(
+        free=0.4,
+        blocks=8,
+        drivers=[{"name": "drv", "pages": 300, "migrate": {"EAGAIN": 0.3, "EBUSY": 0.1}}],
+    ),
+    "two zones": dict(
+        free=0.4, zones=[{"name": "DMA32", "pages": 2048}, {"name": "Normal", "pages": 4096}]
+    ),
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("case", list(DIRECT_CASES))
+@pytest.mark.parametrize("mt", [1, 0])
+def test_direct_compaction_matches_reference(case: str, profile: str, mt: int) -> None:
+    """try_to_compact_pages at order 9 (§2.2: ASYNC with skip_on_failure and PF_MEMALLOC,
+    then SYNC_LIGHT, deferral §2.10) agrees with the reference priority by priority."""
+    raw = scenario(profile, **DIRECT_CASES[case])
+    raw["timeline"] = []
+    sim = Simulation(Scenario.from_dict(raw), seed=9, profile=profile)
+    ref = ReferenceKernel(sim)
+    prios = [2, 1, 1] if profile == "v6.18" else [1, 0, 0]
+    for prio in prios:
+        rc_engine = engine_try_to_compact_pages(sim, 9, mt, prio)
+        rc_ref = ref.try_to_compact_pages(9, mt, prio)
+        assert_agree(sim, ref)
+        assert rc_engine == rc_ref
