@@ -744,7 +744,11 @@ class Simulation:
                 pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
             k.mem.capture = None
-            if cc.captured >= 0:
+            # compact_zone_order() reads capc.page however compact_zone() ended: a block
+            # captured on an -ENOMEM/contended exit or while releasing the free pages
+            # counts too
+            if k.v6 and k.mem.captured >= 0:
+                cc.captured = k.mem.captured
                 cc.result = COMPACT_SUCCESS  # compact_zone_order(): a captured page is success
                 job.stats["captured"] = cc.captured
             job.rc = max(job.rc, cc.result)
