@@ -105,6 +105,8 @@ class Memory:
         self.capture: tuple[int, int, int] | None = None
         self.captured = -1
         self.extfrag_events: list[tuple] = []
+        # Kernel.trace, for events that must be traced the moment they happen (a capture)
+        self.trace_hook = None
         self._views()
 
     # memoryviews are not picklable; snapshots rebuild them.
@@ -243,6 +245,12 @@ class Memory:
             return False
         if order < PAGEBLOCK_ORDER and mt == MIGRATE_MOVABLE and want_mt != MIGRATE_MOVABLE:
             return False
+        if mt != want_mt and self.trace_hook is not None:
+            # compaction_capture() traces a capture from another type's block right away
+            change = want_mt == self.pb_mt[pfn >> PAGEBLOCK_ORDER]
+            self.trace_hook(
+                "mm_page_alloc_extfrag", extfrag_text(pfn, order, order, want_mt, mt, change, True)
+            )
         self.captured = pfn
         self.capture = None
         n = 1 << order
@@ -493,6 +501,19 @@ class Memory:
             if o >= suitable_order:
                 suitable += n << (o - suitable_order)
         return free_pages, total, suitable
+
+
+def extfrag_text(
+    pfn: int, order: int, fallback_order: int, alloc_mt: int, fallback_mt: int, change, v6: bool
+) -> str:
+    """The mm_page_alloc_extfrag fields (§5): 6.18 prints pfn in hex, 4.8 in decimal."""
+    pfn_txt = f"{pfn:#x}" if v6 else f"{pfn}"
+    return (
+        f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} "
+        f"fallback_order={fallback_order} pageblock_order={PAGEBLOCK_ORDER} "
+        f"alloc_migratetype={alloc_mt} fallback_migratetype={fallback_mt} "
+        f"fragmenting={int(fallback_order < PAGEBLOCK_ORDER)} change_ownership={int(change)}"
+    )
 
 
 def fragmentation_index(free_pages: int, total: int, suitable: int, order: int) -> int:
