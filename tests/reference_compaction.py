@@ -222,6 +222,10 @@ class ReferenceKernel:
                 )
             )
         self.kcompactd_max_order = 0
+        # 6.18 current->capture_control of a direct compactor: zone, order, migratetype
+        # and the captured page (None until compaction_capture() takes one)
+        self.capc: dict | None = None
+        self.captured: list[int] = []
         self.drivers = copy.deepcopy(k.drivers)
         self.rng = copy.deepcopy(k.rng)
         self.sysctl = dict(k.sysctl)
@@ -282,7 +286,10 @@ class ReferenceKernel:
         """__free_one_page(): merge with PageBuddy buddies of the same order, then queue the
         block at the list tail when the next-higher buddy is free ("merge likely")."""
         z = self.zone_of(pfn)
+        capc = self.task_capc(z)
         while order < MAX_ORDER - 1:
+            if capc is not None and self.compaction_capture(capc, pfn, order, mt):
+                return  # the block goes to the compactor, never to the free lists
             buddy = pfn ^ (1 << order)
             if not (z.start <= buddy < z.end):
                 break
@@ -315,6 +322,34 @@ class ReferenceKernel:
             ):
                 to_tail = True
         self.add_to_free_list(z, pfn, order, mt, to_tail)
+
+    def task_capc(self, z: RefZone) -> dict | None:
+        """task_capc(): a direct compactor of this zone that has not captured yet."""
+        capc = self.capc
+        if capc is None or capc["page"] is not None or capc["zone"] is not z:
+            return None
+        return capc
+
+    def compaction_capture(self, capc: dict, pfn: int, order: int, mt: int) -> bool:
+        """6.18 compaction_capture() (§3.2): a block of exactly cc->order, not CMA or
+        ISOLATE, and a MOVABLE block below pageblock order only for a MOVABLE request."""
+        if order != capc["order"]:
+            return False
+        if mt in (MIGRATE_CMA, MIGRATE_ISOLATE):
+            return False
+        if order < PAGEBLOCK_ORDER and mt == MIGRATE_MOVABLE and capc["mt"] != MIGRATE_MOVABLE:
+            return False
+        if mt != capc["mt"]:
+            change = capc["mt"] == self.block_mt(pfn)
+            self.emit(
+                "mm_page_alloc_extfrag",
+                f"page=000000000000000{pfn:x} pfn={pfn:#x} alloc_order={capc['order']} "
+                f"fallback_order={order} pageblock_order={PAGEBLOCK_ORDER} "
+                f"alloc_migratetype={capc['mt']} fallback_migratetype={mt} "
+                f"fragmenting={int(order < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
+            )
+        capc["page"] = pfn
+        return True
 
     def free_pcppages_bulk(self, z: RefZone, count: int) -> None:
         """free_pcppages_bulk(): round-robin over the pcp lists, taking the list tails."""
@@ -1487,11 +1522,13 @@ class ReferenceKernel:
                     pageblock_start_pfn(cc.migrate_pfn)
                 )
             aborted = False
+            isolate_none = False
             while True:  # the rescan label
                 if not self.isolate_migratepages(cc):
                     if self.v6 and update_cached:
                         z.cached_migrate_pfn[1] = z.cached_migrate_pfn[0]
-                    break  # ISOLATE_NONE -> check_drain
+                    isolate_none = True
+                    break  # ISOLATE_NONE -> goto check_drain
                 if self.v6:
                     update_cached = False
                     last_migrated_pfn = max(z.start, pageblock_start_pfn(cc.migrate_pfn - 1))
@@ -1532,6 +1569,14 @@ class ReferenceKernel:
                         cc.last_migrated_pfn = 0
                 break
             if aborted:
+                break
+            if (
+                not isolate_none
+                and self.v6
+                and self.capc is not None
+                and self.capc["page"] is not None
+            ):
+                ret = COMPACT_SUCCESS  # "Stop if a page has been captured"
                 break
             # check_drain
             last = last_migrated_pfn if self.v6 else cc.last_migrated_pfn
@@ -1685,7 +1730,15 @@ class ReferenceKernel:
                 wmark=z.wmark_min if self.v6 else z.wmark_low,
                 ignore_block_suitable=full,
             )
+            if self.v6:
+                self.capc = {"zone": z, "order": order, "mt": migratetype, "page": None}
             status = self.compact_zone(cc)
+            if self.v6:
+                captured = self.capc["page"]
+                self.capc = None
+                if captured is not None:
+                    status = COMPACT_SUCCESS  # compact_zone_order(): *capture
+                    self.captured.append(captured)
             rc = max(rc, status)
             if self.v6:
                 stop = status == COMPACT_SUCCESS

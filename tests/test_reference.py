@@ -203,7 +203,7 @@ def test_forget_clear_movable_matches_reference_in_v48() -> None:
     assert any(mode == "forget_clear_movable" for _, mode in ref.violations)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     profile=st.sampled_from(PROFILES),
     blocks=st.integers(2, 16),
@@ -217,6 +217,7 @@ def test_forget_clear_movable_matches_reference_in_v48() -> None:
     writeback=st.floats(0.0, 0.2),
     lru_eagain=st.sampled_from([0.0, 0.0, 0.2]),
     kcompactd_order=st.sampled_from([None, None, 9, 9, 4, 2, 10]),
+    direct=st.sampled_from([None, None, (9, 1), (9, 0), (4, 1), (10, 2)]),
     seed=st.integers(0, 2**16),
 )
 def test_random_small_zones_match_reference(
@@ -232,10 +233,12 @@ def test_random_small_zones_match_reference(
     writeback,
     lru_eagain,
     kcompactd_order,
+    direct,
     seed,
 ) -> None:
     """Generated fragmented layouts of 2-16 pageblocks agree with the reference, for
-    compact_memory and for kcompactd wake-ups of several orders (§1-§3, §2.12)."""
+    compact_memory, kcompactd wake-ups and direct compaction of several orders and
+    migratetypes at every priority (§1-§3, §2.2, §2.12)."""
     drivers = []
     if driver_pages:
         drivers.append(
@@ -252,8 +255,19 @@ def test_random_small_zones_match_reference(
         lru_eagain_rate=lru_eagain,
         kcompactd_order=kcompactd_order,
     )
-    sim, ref = run_both(raw, seed)
-    assert_agree(sim, ref)
+    if direct is None:
+        sim, ref = run_both(raw, seed)
+        assert_agree(sim, ref)
+        return
+    order, mt = direct
+    raw["timeline"] = []
+    sim = Simulation(Scenario.from_dict(raw), seed=seed, profile=profile)
+    ref = ReferenceKernel(sim)
+    for prio in [2, 1, 1, 0] if profile == "v6.18" else [1, 0, 0]:
+        assert engine_try_to_compact_pages(sim, order, mt, prio) == ref.try_to_compact_pages(
+            order, mt, prio
+        )
+        assert_agree(sim, ref)
 
 
 KCOMPACTD_CASES = {
@@ -337,7 +351,9 @@ def test_direct_compaction_matches_reference(case: str, profile: str, mt: int) -
     raw["timeline"] = []
     sim = Simulation(Scenario.from_dict(raw), seed=9, profile=profile)
     ref = ReferenceKernel(sim)
-    prios = [2, 1, 1] if profile == "v6.18" else [1, 0, 0]
+    # ASYNC, then SYNC_LIGHT twice (deferral), then 6.18's SYNC_FULL (whole zone,
+    # ignore_skip_hint, ignore_block_suitable, no deferral)
+    prios = [2, 1, 1, 0] if profile == "v6.18" else [1, 0, 0]
     for prio in prios:
         rc_engine = engine_try_to_compact_pages(sim, 9, mt, prio)
         rc_ref = ref.try_to_compact_pages(9, mt, prio)
