@@ -462,6 +462,7 @@ class Compactor:
             cc.mode,
             MR_COMPACTION,
             cc.memalloc,
+            ready=(lambda: len(cc.freepages)) if not self.v6 else None,
         )
         cc.migratepages = left
         if self.v6:
@@ -1005,10 +1006,16 @@ class Compactor:
 
     def _map_pages(self, cc: CompactControl, blocks: list[tuple[int, int]]) -> None:
         mem = self.mem
+        mk = mem.k
         for pfn, order in blocks:
-            n = 1 << order
-            mem.kind[pfn : pfn + n] = K_TARGET
-            mem.touch(pfn, n)
+            if order == 0:
+                mk[pfn] = K_TARGET
+                if mem.changed is not None:
+                    mem.changed.add(pfn)
+            else:
+                n = 1 << order
+                mem.kind[pfn : pfn + n] = K_TARGET
+                mem.touch(pfn, n)
         if self.v6:
             for pfn, order in blocks:
                 cc.freepages_618[order].append(pfn)
@@ -1128,11 +1135,9 @@ class Compactor:
         if count:
             mem.flags[take] = 0
             z.nr_free_pages -= total
-            uniq, cnt = np.unique(codes[:count], return_counts=True)
-            for code, c in zip(uniq.tolist(), cnt.tolist(), strict=True):
-                fl = z.free_area[code & 0xF][code >> 4]
-                for _ in range(c):
-                    fl.removed()
+            fa = z.free_area
+            for code in codes[:count].tolist():
+                fa[code & 0xF][code >> 4].removed()
             for pfn, order in zip(take.tolist(), orders[:count].tolist(), strict=True):
                 if order >= PAGEBLOCK_ORDER - 1:
                     last = pfn + (1 << order) - 1

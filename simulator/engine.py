@@ -743,8 +743,12 @@ class Simulation:
             if k.v6:
                 pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
+            # capc.page is read after compact_zone() returns, so a block freed at any point
+            # of the run (a drain, the release of leftover targets) counts
             k.mem.capture = None
-            if cc.captured >= 0:
+            if k.mem.captured >= 0:
+                cc.captured = k.mem.captured
+                k.mem.captured = -1
                 cc.result = COMPACT_SUCCESS  # compact_zone_order(): a captured page is success
                 job.stats["captured"] = cc.captured
             job.rc = max(job.rc, cc.result)
