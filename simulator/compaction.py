@@ -1087,6 +1087,13 @@ class Compactor:
             pfn += stride
         if pfn > end:
             pfn = end
+        return self._account_free_block(cc, start, pfn, nr_scanned, total)
+
+    def _account_free_block(
+        self, cc: CompactControl, start: int, pfn: int, nr_scanned: int, total: int
+    ) -> tuple[int, int]:
+        """The end of isolate_freepages_block(): trace and counters."""
+        k = self.k
         k.trace(
             "mm_compaction_isolate_freepages",
             f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",
@@ -1147,17 +1154,7 @@ class Compactor:
                 out.append((pfn, order))
             cc.nr_freepages += total
         pfn = min(final, end)
-        k.trace(
-            "mm_compaction_isolate_freepages",
-            f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",
-        )
-        k.time_ns += nr_scanned * 2
-        if self.v6:
-            cc.total_free_scanned += nr_scanned
-        else:
-            k.count("compact_free_scanned", nr_scanned)
-        k.count("compact_isolated", total)
-        return total, pfn
+        return self._account_free_block(cc, start, pfn, nr_scanned, total)
 
     def fast_isolate_freepages(self, cc: CompactControl) -> None:
         """6.18 fast_isolate_freepages(): take a free page from the top of the scan space.

@@ -480,6 +480,19 @@ class Simulation:
                 return pfn
         return -1
 
+    def _requeue_direct(self, job: Job, prio: int, retries: int) -> None:
+        """Another pass of the allocation slow path, before any other queued work."""
+        again = Job(
+            "direct",
+            job.zones,
+            order=job.order,
+            migratetype=job.migratetype,
+            prio=prio,
+            retries=retries,
+            count=job.count,
+        )
+        self.jobs.insert(0, again)
+
     def _take_captured(self, pfn: int, order: int, kind: int) -> int:
         """prep_new_page() for a block compaction_capture() handed over."""
         k = self.k
@@ -804,17 +817,7 @@ class Simulation:
         if pfn >= 0:
             job.count -= 1
             if job.count:
-                self.jobs.insert(
-                    0,
-                    Job(
-                        "direct",
-                        job.zones,
-                        order=job.order,
-                        migratetype=job.migratetype,
-                        prio=2 if k.v6 else 1,
-                        count=job.count,
-                    ),
-                )
+                self._requeue_direct(job, prio=2 if k.v6 else 1, retries=0)
             return
         # should_compact_retry(), with no reclaim in between
         # 6.18: MIN_COMPACT_COSTLY_PRIORITY = SYNC_LIGHT (1) for costly orders, SYNC_FULL (0)
@@ -840,18 +843,7 @@ class Simulation:
         if retry:
             # the allocator wakes kswapd again on every pass of the slow path
             self.kswapd_sleep(job.order)
-            self.jobs.insert(
-                0,
-                Job(
-                    "direct",
-                    job.zones,
-                    order=job.order,
-                    migratetype=job.migratetype,
-                    prio=prio,
-                    retries=retries,
-                    count=job.count,
-                ),
-            )
+            self._requeue_direct(job, prio=prio, retries=retries)
         else:
             self.alloc_failures += job.count
             k.new_events.append(
