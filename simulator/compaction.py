@@ -1031,7 +1031,7 @@ class Compactor:
         self, cc: CompactControl, start: int, end: int, stride: int, out: list
     ) -> tuple[int, int]:
         """isolate_freepages_block(strict=false). Returns (pages isolated, where it stopped)."""
-        k, mem = self.k, self.mem
+        mem = self.mem
         pfn = start
         nr_scanned = 0
         total = 0
@@ -1113,7 +1113,7 @@ class Compactor:
 
         Returns None (the caller takes the per-pfn path) when a watermark check would
         fail on the way, since the kernel stops at that head."""
-        k, mem = self.k, self.mem
+        mem = self.mem
         z = mem.zones[cc.zone]
         count = total = 0
         final = end
