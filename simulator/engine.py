@@ -481,6 +481,19 @@ class Simulation:
                 return pfn
         return -1
 
+    def _requeue_direct(self, job: Job, prio: int, retries: int) -> None:
+        """Another pass of the allocation slow path, before any other queued work."""
+        again = Job(
+            "direct",
+            job.zones,
+            order=job.order,
+            migratetype=job.migratetype,
+            prio=prio,
+            retries=retries,
+            count=job.count,
+        )
+        self.jobs.insert(0, again)
+
     def _take_captured(self, pfn: int, order: int, kind: int) -> int:
         """prep_new_page() for a block compaction_capture() handed over."""
         k = self.k
@@ -742,12 +755,12 @@ class Simulation:
             if k.v6:
                 pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
+            # capc.page is read after compact_zone() returns, so a block freed at any point
+            # of the run (a drain, the release of leftover targets) counts
             k.mem.capture = None
-            # compact_zone_order() reads capc.page however compact_zone() ended: a block
-            # captured on an -ENOMEM/contended exit or while releasing the free pages
-            # counts too
-            if k.v6 and k.mem.captured >= 0:
+            if k.mem.captured >= 0:
                 cc.captured = k.mem.captured
+                k.mem.captured = -1
                 cc.result = COMPACT_SUCCESS  # compact_zone_order(): a captured page is success
                 job.stats["captured"] = cc.captured
             job.rc = max(job.rc, cc.result)
@@ -803,17 +816,7 @@ class Simulation:
         if pfn >= 0:
             job.count -= 1
             if job.count:
-                self.jobs.insert(
-                    0,
-                    Job(
-                        "direct",
-                        job.zones,
-                        order=job.order,
-                        migratetype=job.migratetype,
-                        prio=2 if k.v6 else 1,
-                        count=job.count,
-                    ),
-                )
+                self._requeue_direct(job, prio=2 if k.v6 else 1, retries=0)
             return
         # should_compact_retry(), with no reclaim in between
         # 6.18: MIN_COMPACT_COSTLY_PRIORITY = SYNC_LIGHT (1) for costly orders, SYNC_FULL (0)
@@ -839,18 +842,7 @@ class Simulation:
         if retry:
             # the allocator wakes kswapd again on every pass of the slow path
             self.kswapd_sleep(job.order)
-            self.jobs.insert(
-                0,
-                Job(
-                    "direct",
-                    job.zones,
-                    order=job.order,
-                    migratetype=job.migratetype,
-                    prio=prio,
-                    retries=retries,
-                    count=job.count,
-                ),
-            )
+            self._requeue_direct(job, prio=prio, retries=retries)
         else:
             self.alloc_failures += job.count
             k.new_events.append(
