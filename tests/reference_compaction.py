@@ -8,7 +8,15 @@ semantics, `__free_one_page` merging, kernel-spec §3.2), the per-CPU free lists
 scanners as the kernel functions quoted in the spec (`isolate_migratepages(_block)`,
 `isolate_freepages(_block)`, §2.4-§2.6), `compaction_alloc` / `compaction_free` of both
 profiles and `compact_zone` / `compact_finished` (§2.3, §2.7) as reached from
-`/proc/sys/vm/compact_memory` (§2.2).
+`/proc/sys/vm/compact_memory`, kcompactd and direct compaction (§2.2, §2.12), including
+6.18's fast free-list searches and compaction_capture (§2.4, §2.6, §3.2), deferral and
+suitability (§2.8, §2.10).
+
+Free lists are `KernelList`s, a circular doubly linked list like struct list_head, so
+list_del() from the middle of a long list costs what it costs in C; nothing else is
+optimised. Entry points: `compact_memory_reference(sim)`, `kcompactd_reference(sim,
+order)`, `ReferenceKernel.try_to_compact_pages(order, migratetype, prio)` and
+`run_reference(scenario_dict, seed, profile) -> seconds` for the benchmark.
 
 Only the starting state is borrowed from the engine: the page arrays, pageblock types,
 free lists (in list order), pcp lists, watermarks, drivers and the random generator of a
@@ -19,7 +27,12 @@ so a callback draws from the generator in the same order as the engine's.
 What the reference does not model, because the engine does not either: timestamps (the
 engine's cost model is not kernel behaviour, so trace lines are compared without their
 prefix and injection time windows are not used in the comparison), page history, THP
-and hugetlb folios on the LRU.
+and hugetlb folios on the LRU. The per-CPU lists follow the engine's "simple" model of
+§2.16/§9.3 in both profiles: order-0 pages only, fixed high/batch, 4.8's
+free_pcppages_bulk() round robin. 6.18 also keeps orders 1-3 on pcp lists, auto-tunes
+high and drains one whole list at a time; that is a modelling choice of the engine, not
+something this reference arbitrates. 6.18 __reset_isolation_suitable() (reached only
+after 64 deferred attempts) raises NotImplementedError.
 """
 
 from __future__ import annotations
@@ -110,6 +123,79 @@ def block_end_pfn(pfn: int, order: int) -> int:
     return block_start_pfn(pfn, order) + (1 << order)
 
 
+class KernelList:
+    """A struct list_head of pfns: a circular doubly linked list through a sentinel (-1),
+    so adding at the head or the tail and list_del() from anywhere are O(1), as in C."""
+
+    HEAD = -1
+
+    def __init__(self, items=()) -> None:
+        self.next = {self.HEAD: self.HEAD}
+        self.prev = {self.HEAD: self.HEAD}
+        for pfn in items:
+            self.add_tail(pfn)
+
+    def _insert(self, pfn: int, before: int, after: int) -> None:
+        self.next[before] = pfn
+        self.prev[pfn] = before
+        self.next[pfn] = after
+        self.prev[after] = pfn
+
+    def add(self, pfn: int) -> None:
+        """list_add(): at the head."""
+        self._insert(pfn, self.HEAD, self.next[self.HEAD])
+
+    def add_tail(self, pfn: int) -> None:
+        """list_add_tail()."""
+        self._insert(pfn, self.prev[self.HEAD], self.HEAD)
+
+    def remove(self, pfn: int) -> None:
+        """list_del()."""
+        nxt, prv = self.next.pop(pfn), self.prev.pop(pfn)
+        self.next[prv] = nxt
+        self.prev[nxt] = prv
+
+    def first(self) -> int:
+        return self.next[self.HEAD]
+
+    def __len__(self) -> int:
+        return len(self.next) - 1
+
+    def __bool__(self) -> bool:
+        return self.next[self.HEAD] != self.HEAD
+
+    def __iter__(self):
+        pfn = self.next[self.HEAD]
+        while pfn != self.HEAD:
+            yield pfn
+            pfn = self.next[pfn]
+
+    def reverse(self):
+        """list_for_each_entry_reverse()."""
+        pfn = self.prev[self.HEAD]
+        while pfn != self.HEAD:
+            yield pfn
+            pfn = self.prev[pfn]
+
+    def rotate_to_head(self, pfn: int) -> None:
+        """move_freelist_head(): the entries before pfn are cut and spliced at the tail,
+        which in a circular list is moving the sentinel to just before pfn."""
+        self._move_sentinel(self.prev[pfn], pfn)
+
+    def rotate_to_tail(self, pfn: int) -> None:
+        """move_freelist_tail(): pfn and the entries before it go to the tail."""
+        self._move_sentinel(pfn, self.next[pfn])
+
+    def _move_sentinel(self, before: int, after: int) -> None:
+        if before == self.HEAD or after == self.HEAD:
+            return  # already there
+        h = self.HEAD
+        nxt, prv = self.next[h], self.prev[h]
+        self.next[prv] = nxt
+        self.prev[nxt] = prv
+        self._insert(h, before, after)
+
+
 @dataclass
 class RefZone:
     index: int
@@ -120,8 +206,8 @@ class RefZone:
     wmark_min: int
     wmark_low: int
     wmark_high: int
-    # free_area[order][migratetype]: a kernel list, index 0 is the list head
-    free_area: list[list[list[int]]]
+    # free_area[order][migratetype]: the kernel's free lists
+    free_area: list[list[KernelList]]
     nr_free_pages: int
     pcp_enabled: bool
     pcp_high: int
@@ -203,7 +289,8 @@ class ReferenceKernel:
                     wmark_low=z.wmark_low,
                     wmark_high=z.wmark_high,
                     free_area=[
-                        [mem.free_list(z, o, mt) for mt in range(6)] for o in range(MAX_ORDER)
+                        [KernelList(mem.free_list(z, o, mt)) for mt in range(6)]
+                        for o in range(MAX_ORDER)
                     ],
                     nr_free_pages=z.nr_free_pages,
                     pcp_enabled=z.pcp_enabled,
@@ -270,9 +357,9 @@ class ReferenceKernel:
         self.aux[pfn] = order | (mt << 4)
         lst = z.free_area[order][mt]
         if to_tail:
-            lst.append(pfn)  # list_add_tail
+            lst.add_tail(pfn)
         else:
-            lst.insert(0, pfn)  # list_add
+            lst.add(pfn)
         z.nr_free_pages += 1 << order
 
     def del_from_free_list(self, z: RefZone, pfn: int) -> int:
@@ -571,15 +658,14 @@ class ReferenceKernel:
         self.free_page(old, 0)
 
     # -- 4.8 migrate_pages (§1.3) -------------------------------------------------------------
-    def unmap_and_move_48(self, cc: RefControl, pfn: int, force: bool, from_list: list) -> int:
+    def unmap_and_move_48(self, cc: RefControl, pfn: int, force: bool) -> int:
+        """unmap_and_move(): the page leaves 'from' unless the result is -EAGAIN/-ENOMEM."""
         new = self.compaction_alloc(cc)
         if new < 0:
             return ENOMEM
         rc = self.lock_and_writeback(pfn, force, cc.mode, cc.memalloc)
         if rc == 0:
             rc = self.move_to_new_page(pfn, cc.mode)
-        if rc != EAGAIN:
-            from_list.remove(pfn)
         if rc == 0:
             self.migration_done(pfn, new)
             return 0
@@ -597,18 +683,22 @@ class ReferenceKernel:
             if not retry:
                 break
             retry = 0
-            for pfn in list(from_list):  # list_for_each_entry_safe
-                r = self.unmap_and_move_48(cc, pfn, npass > 2, from_list)
+            stay: list[int] = []  # what is still on 'from' after this pass, in list order
+            for i, pfn in enumerate(from_list):  # list_for_each_entry_safe
+                r = self.unmap_and_move_48(cc, pfn, npass > 2)
                 if r == ENOMEM:
                     nr_failed += 1
                     rc = ENOMEM
+                    stay.extend(from_list[i:])  # this page and the untried ones stay
                     break
                 if r == EAGAIN:
                     retry += 1
+                    stay.append(pfn)
                 elif r == 0:
                     nr_succeeded += 1
                 else:
                     nr_failed += 1
+            from_list[:] = stay
             if rc == ENOMEM:
                 break
         if rc is None:
@@ -639,7 +729,8 @@ class ReferenceKernel:
                 break
             retry = 0
             nr_retry_pages = 0
-            for pfn in list(from_list):
+            stay: list[int] = []  # -EAGAIN and -ENOMEM folios stay on 'from', in order
+            for i, pfn in enumerate(from_list):
                 # migrate_folio_unmap(): the target is allocated first
                 dst = self.compaction_alloc(cc)
                 if dst < 0:
@@ -648,7 +739,6 @@ class ReferenceKernel:
                     rc = self.lock_and_writeback(pfn, True, mode, cc.memalloc)
                     if rc != 0:
                         if rc != EAGAIN:
-                            from_list.remove(pfn)
                             ret.append(pfn)  # migrate_folio_undo_src(..., ret)
                         self.compaction_free(cc, dst)  # migrate_folio_undo_dst()
                 if rc == ENOMEM:
@@ -656,17 +746,19 @@ class ReferenceKernel:
                     stats["failed"] += 1 + nr_retry_pages
                     rc_saved = ENOMEM
                     enomem = True
+                    stay.extend(from_list[i:])
                     break
                 if rc == EAGAIN:
                     retry += 1
                     nr_retry_pages += 1
+                    stay.append(pfn)
                 elif rc == 0:
-                    from_list.remove(pfn)
                     unmap_src.append(pfn)
                     unmap_dst.append(dst)
                 else:
                     nr_failed += 1
                     stats["failed"] += 1
+            from_list[:] = stay
             if enomem:
                 break
         if not enomem:
@@ -679,15 +771,16 @@ class ReferenceKernel:
                 break
             retry = 0
             nr_retry_pages = 0
-            for src, dst in list(zip(unmap_src, unmap_dst, strict=True)):
+            pairs = list(zip(unmap_src, unmap_dst, strict=True))
+            unmap_src, unmap_dst = [], []  # refilled with the -EAGAIN ones, dst kept
+            for src, dst in pairs:
                 rc = self.move_to_new_page(src, mode)
                 if rc == EAGAIN:
                     retry += 1
                     nr_retry_pages += 1
+                    unmap_src.append(src)
+                    unmap_dst.append(dst)
                     continue
-                i = unmap_src.index(src)
-                del unmap_src[i]
-                del unmap_dst[i]
                 if rc == 0:
                     self.migration_done(src, dst)
                     stats["succeeded"] += 1
@@ -887,16 +980,14 @@ class ReferenceKernel:
         return total_isolated, blockpfn
 
     @staticmethod
-    def move_freelist_head(freelist: list, pfn: int) -> None:
+    def move_freelist_head(freelist: KernelList, pfn: int) -> None:
         """Rotate so that pfn is first: the entries before it go to the tail."""
-        i = freelist.index(pfn)
-        freelist[:] = freelist[i:] + freelist[:i]
+        freelist.rotate_to_head(pfn)
 
     @staticmethod
-    def move_freelist_tail(freelist: list, pfn: int) -> None:
+    def move_freelist_tail(freelist: KernelList, pfn: int) -> None:
         """Rotate so that pfn is last: it and the entries before it go to the tail."""
-        i = freelist.index(pfn)
-        freelist[:] = freelist[i + 1 :] + freelist[: i + 1]
+        freelist.rotate_to_tail(pfn)
 
     def nr_free_blocks(self, z: RefZone, order: int) -> int:
         return sum(len(z.free_area[order][mt]) for mt in range(6))
@@ -939,7 +1030,7 @@ class ReferenceKernel:
                 order_scanned = 0
                 high_pfn = 0
                 freepage = None  # None: the walk ran off the list (no reordering)
-                for pfn in reversed(list(freelist)):  # list_for_each_entry_reverse
+                for pfn in freelist.reverse():  # list_for_each_entry_reverse
                     order_scanned += 1
                     nr_scanned += 1
                     if pfn >= highest:
@@ -1219,7 +1310,7 @@ class ReferenceKernel:
         while order >= PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
             if self.nr_free_blocks(z, order):
                 freelist = z.free_area[order][MIGRATE_MOVABLE]
-                for freepage in list(freelist):  # list_for_each_entry
+                for freepage in freelist:  # list_for_each_entry (left right after a move)
                     scanned, nr_scanned = nr_scanned, nr_scanned + 1
                     if scanned >= limit:
                         self.move_freelist_tail(freelist, freepage)

@@ -359,3 +359,17 @@ def test_direct_compaction_matches_reference(case: str, profile: str, mt: int) -
         rc_ref = ref.try_to_compact_pages(9, mt, prio)
         assert_agree(sim, ref)
         assert rc_engine == rc_ref
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_bench_layout_of_256_mib_matches_reference(profile: str) -> None:
+    """The benchmark's fragmented layout (simulator.bench, here 256 MiB) compacted through
+    compact_memory agrees with the reference: long free lists, many pcp drains (§2.16)."""
+    from simulator.bench import bench_scenario
+
+    sim = Simulation(bench_scenario(0.25, profile), seed=1, profile=profile)
+    ref = compact_memory_reference(sim)
+    while not sim.done:
+        sim.step(4096)
+    assert_agree(sim, ref)
+    assert ref.vmstat["pgmigrate_success"] > 10_000
