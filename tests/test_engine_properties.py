@@ -219,11 +219,21 @@ class Audit:
 
 
 def run(sim: Simulation) -> None:
+    """Run to the end; after every step the isolation bookkeeping must match the pages:
+    NR_ISOLATED equals the pages flagged isolated, all of them on some compactor's
+    migratepages list, and free targets only on some compactor's private list (§2.3)."""
     n = 0
+    mem = sim.k.mem
     while not sim.done:
-        sim.step(128)
-        n += 128
+        sim.step(16)
+        n += 16
         assert n < MAX_TICKS, "simulation did not finish"
+        isolated = np.flatnonzero(mem.flags & F_ISOLATED)
+        assert len(isolated) == sim.k.nr_isolated
+        ccs = [j.cc for j in sim.jobs if j.cc is not None]
+        held = {p for cc in ccs for p in cc.migratepages}
+        assert set(isolated.tolist()) <= held
+        assert np.count_nonzero(mem.kind == K_TARGET) == sum(cc.nr_freepages for cc in ccs)
 
 
 def trace_fields(sim: Simulation, event: str) -> list[dict[str, int]]:
