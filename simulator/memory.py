@@ -15,10 +15,10 @@ import numpy as np
 
 from .constants import (
     F_BUDDY,
+    F_LRU,
+    F_MOVABLE,
     FALLBACKS,
-    K_ANON,
     K_DRIVER,
-    K_FILE,
     K_FREE,
     K_HOLE,
     K_PCP,
@@ -421,9 +421,14 @@ class Memory:
                 return pfn
             start = max(pfn & ~(PAGEBLOCK_NR_PAGES - 1), z.start)
             kinds = self.kind[start : start + PAGEBLOCK_NR_PAGES]
+            flags = self.flags[start : start + PAGEBLOCK_NR_PAGES]
             free_pages = int(np.count_nonzero(kinds == K_FREE))
+            # prep_move_freepages_block(): PageLRU(page) || page_has_movable_ops(page), so
+            # pinned LRU pages count and LRU pages isolated right now do not
             movable = int(
-                np.count_nonzero((kinds == K_ANON) | (kinds == K_FILE) | (kinds == K_DRIVER))
+                np.count_nonzero(
+                    ((flags & F_LRU) != 0) | ((kinds == K_DRIVER) & (flags & F_MOVABLE != 0))
+                )
             )
             if start_mt == MIGRATE_MOVABLE:
                 alike = movable
