@@ -26,3 +26,13 @@ def student(db):
 def teacher_client(client, teacher):
     client.force_login(teacher)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets its own in-memory layer (its queues belong to one event loop)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
