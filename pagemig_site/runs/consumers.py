@@ -68,6 +68,10 @@ def _number(msg, field, kind, lo, hi, required=True, default=None):
 class RunConsumer(AsyncWebsocketConsumer):
     """/ws/runs/<code>/ for signed-in viewers, /ws/share/<token>/ for share links."""
 
+    # No channel-layer channel per socket: frames and replies reach sockets through the
+    # process hub (hub.py explains why). get_channel_layer() of an unknown alias is None.
+    channel_layer_alias = "pagemig-no-layer-per-socket"
+
     async def connect(self):
         self.user = self.scope.get("user")
         self.access = await self.check_access()
@@ -104,7 +108,18 @@ class RunConsumer(AsyncWebsocketConsumer):
             max_message_bytes=settings.WS_MAX_MESSAGE_BYTES,
         )
 
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message, a thread
+        # hop each time; acks arrive up to 60 times a second per socket and never touch
+        # the database (the handlers that do go through database_sync_to_async, which
+        # does that clean-up itself).
+        if message["type"] == "websocket.receive":
+            return await self.websocket_receive(message)
+        return await super().dispatch(message)
+
     async def disconnect(self, code):
+        if getattr(self, "hub", None) is not None:
+            self.hub.forget(self)
         if getattr(self, "user_key", None):
             self.hub.close_socket(self.user_key)
             self.user_key = None
@@ -208,7 +223,7 @@ class RunConsumer(AsyncWebsocketConsumer):
             raise OpError("op", f"{op} needs a run you own; this view is read-only")
         if self.access.run.status not in ACTIVE:
             raise OpError("op", f"{op} needs a live run; this one is {self.access.run.status}")
-        message = {"type": "run.control", "op": op, "reply_to": self.channel_name}
+        message = {"type": "run.control", "op": op, **await self.hub.reply_address(self)}
         if op == "speed":
             message["fps"] = _number(msg, "fps", float, 0.1, settings.MAX_FPS, required=False)
             message["ticks_per_frame"] = _number(
@@ -236,21 +251,21 @@ class RunConsumer(AsyncWebsocketConsumer):
         elif op == "cancel":
             # Also in the database: a control message can be lost, the flag cannot.
             await database_sync_to_async(self.access.run.cancel)()
-        await self.channel_layer.group_send(control_group_name(self.run_code), message)
+        await self.hub.layer.group_send(control_group_name(self.run_code), message)
 
     async def op_tile(self, msg):
         pfn = _number(msg, "pfn", int, 0, 2**40)
         count = _number(msg, "count", int, 1, MAX_TILE)
         if self.feed is None:
             raise OpError("op", "tiles are available while the run is live")
-        await self.channel_layer.group_send(
+        await self.hub.layer.group_send(
             control_group_name(self.run_code),
             {
                 "type": "run.control",
                 "op": "tile",
                 "pfn": pfn,
                 "count": count,
-                "reply_to": self.channel_name,
+                **await self.hub.reply_address(self),
             },
         )
 
@@ -263,13 +278,13 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.outlet = Outlet(self._send_bytes, self._send_text, settings.FLOW_WINDOW)
         self.start_replay(run, seq)
 
-    # Channel-layer handlers (messages addressed to this socket) ---------------------
+    # Replies addressed to this socket, handed over by the hub ------------------------
 
-    async def run_reply(self, event):
-        await self.send(text_data=event["text"])
-
-    async def run_tile(self, event):
-        await self.send(bytes_data=event["bytes"])
+    async def hub_reply(self, event):
+        if event["type"] == "run.reply":
+            await self.send(text_data=event["text"])
+        elif event["type"] == "run.tile":
+            await self.send(bytes_data=event["bytes"])
 
     # Replay ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from pagemig_site.lib.protocol import DisplayGrid
 
+from . import bus
 from .models import Run, Snapshot, control_group_name, group_name, store_block
 
 log = logging.getLogger(__name__)
@@ -64,14 +65,16 @@ class Producer:
         self.tick = 0
         self.time_ns = 0
         self.sim = None
+        self.bus = bus.publisher(layer)
 
     # Publishing --------------------------------------------------------------------
 
     async def publish_frames(self, frames, keyframe, oob=False):
-        await self.layer.group_send(
-            self.group,
+        await self.bus.publish(
+            self.run.code,
             {
                 "type": "run.frame",
+                "run": str(self.run.code),
                 "frames": frames,
                 "seq": self.seq,
                 "base": self.seq if keyframe else self.seq - 1,
@@ -82,7 +85,10 @@ class Producer:
 
     async def publish_json(self, kind, **fields):
         text = json.dumps({"type": kind, "run": str(self.run.code), **fields})
-        await self.layer.group_send(self.group, {"type": "run.json", "kind": kind, "text": text})
+        await self.bus.publish(
+            self.run.code,
+            {"type": "run.json", "run": str(self.run.code), "kind": kind, "text": text},
+        )
 
     async def publish_status(self):
         await self.publish_json(
@@ -99,7 +105,9 @@ class Producer:
         reply_to = message.get("reply_to")
         if reply_to:
             text = json.dumps({"type": kind, **fields})
-            await self.layer.send(reply_to, {"type": "run.reply", "text": text})
+            await self.layer.send(
+                reply_to, {"type": "run.reply", "socket": message.get("socket"), "text": text}
+            )
 
     # Controls ----------------------------------------------------------------------
 
@@ -131,7 +139,9 @@ class Producer:
             frame = grid.tile(self.seq, self.time_ns, message["pfn"], message["count"])
             reply_to = message.get("reply_to")
             if reply_to:
-                await self.layer.send(reply_to, {"type": "run.tile", "bytes": frame})
+                await self.layer.send(
+                    reply_to, {"type": "run.tile", "socket": message.get("socket"), "bytes": frame}
+                )
         elif op == "pause":
             if not self.paused and await sync_to_async(self.run.pause)():
                 self.paused = True
@@ -373,6 +383,7 @@ async def drive(run_pk, worker=None, paced=True):
     finally:
         listener.cancel()
         heart.cancel()
+        await producer.bus.close()
         await layer.group_discard(control_group_name(run.code), control)
     await run.arefresh_from_db()
     return run.status
