@@ -11,6 +11,7 @@ skip_on_failure).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,7 +50,9 @@ from .constants import (
     MAX_ORDER,
     MIGRATE_ASYNC,
     MIGRATE_CMA,
+    MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
+    MIGRATE_PCPTYPES,
     MIGRATE_SYNC,
     MIGRATE_SYNC_LIGHT,
     MR_COMPACTION,
@@ -731,21 +734,21 @@ class Compactor:
         elif not v6:
             valid_page = low
 
+        lru_list = (lru_pos + low).tolist()
+
         def isolate_lru_run(a: int, b: int, need: int) -> int:
             """Isolate LRU-ok pfns in [a, b) up to `need`; returns the next pfn to scan."""
             nonlocal nr_isolated, skip_updated
-            i0 = int(np.searchsorted(lru_pos, a - low))
-            i1 = int(np.searchsorted(lru_pos, b - low))
+            i0 = bisect_left(lru_list, a)
+            i1 = bisect_left(lru_list, b, i0)
             if i1 == i0:
                 return b
             if v6 and valid_page >= 0 and not skip_updated:
                 skip_updated = True
                 if not cc.ignore_skip_hint:
                     mem.pb_skip[valid_page >> PAGEBLOCK_ORDER] = True
-            take = lru_pos[i0 : i0 + need] if need < i1 - i0 else lru_pos[i0:i1]
-            pfns = (take + low).tolist()
-            for p in pfns:
-                k.isolate_lru_page(p)
+            pfns = lru_list[i0 : min(i1, i0 + need)]
+            k.isolate_lru_pages(pfns)
             isolated_here.extend(pfns)
             nr_isolated += len(pfns)
             cc.nr_migratepages += len(pfns)
@@ -879,6 +882,10 @@ class Compactor:
 
     def _compaction_alloc_618(self, cc: CompactControl) -> int:
         lists = cc.freepages_618
+        if lists[0]:  # the common case: a split remainder is waiting at order 0
+            cc.nr_freepages -= 1
+            cc.nr_migratepages -= 1
+            return lists[0].popleft()
         has_isolated_pages = False  # isolate at most once per call, then -ENOMEM
         while True:
             for order in range(MAX_ORDER):
@@ -992,6 +999,11 @@ class Compactor:
         if stride == 1:
             flags = mem.flags[start:end]
             kinds = mem.kind[start:end]
+            if not (kinds == K_COMPOUND_HEAD).any():
+                heads = np.flatnonzero(flags & F_BUDDY) + start
+                done = self._isolate_free_heads_bulk(cc, start, end, heads, out)
+                if done is not None:
+                    return done
             interesting = (
                 np.flatnonzero(((flags & F_BUDDY) != 0) | (kinds == K_COMPOUND_HEAD)) + start
             )
@@ -1035,6 +1047,68 @@ class Compactor:
             pfn += stride
         if pfn > end:
             pfn = end
+        k.trace(
+            "mm_compaction_isolate_freepages",
+            f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",
+        )
+        k.time_ns += nr_scanned * 2
+        if self.v6:
+            cc.total_free_scanned += nr_scanned
+        else:
+            k.count("compact_free_scanned", nr_scanned)
+        k.count("compact_isolated", total)
+        return total, pfn
+
+    def _isolate_free_heads_bulk(
+        self, cc: CompactControl, start: int, end: int, heads: np.ndarray, out: list
+    ):
+        """isolate_freepages_block() with stride 1 and no compound pages, vectorised.
+
+        Returns None (the caller takes the per-pfn path) when a watermark check would
+        fail on the way, since the kernel stops at that head."""
+        k, mem = self.k, self.mem
+        z = mem.zones[cc.zone]
+        count = total = 0
+        final = end
+        if len(heads):
+            codes = mem.aux[heads]
+            orders = (codes & 0xF).astype(np.int64)
+            sizes = np.left_shift(1, orders)
+            cums = np.cumsum(sizes)
+            need = cc.nr_migratepages - cc.nr_freepages
+            # the kernel asks "enough?" after each isolation
+            count = min(int(np.searchsorted(cums, need)) + 1, len(heads)) if need > 0 else 1
+            if ((codes[:count] >> 4) == MIGRATE_ISOLATE).any():
+                return None
+            # __isolate_free_page(): order-0 watermark (4.8 low, 6.18 min) + 2^order
+            mark = z.wmark_min if self.v6 else z.wmark_low
+            free_before = z.nr_free_pages - np.concatenate(([0], cums[: count - 1]))
+            if not (free_before > mark + sizes[:count]).all():
+                return None
+            take = heads[:count]
+            total = int(cums[count - 1])
+            if total >= need:
+                final = int(take[-1] + sizes[count - 1])
+        span = min(final, end) - start
+        # 6.18 counts the isolated blocks' tails (nr_scanned += isolated - 1); 4.8 skips them
+        nr_scanned = span if self.v6 else span - (total - count)
+        if count:
+            mem.flags[take] = 0
+            z.nr_free_pages -= total
+            uniq, cnt = np.unique(codes[:count], return_counts=True)
+            for code, c in zip(uniq.tolist(), cnt.tolist(), strict=True):
+                fl = z.free_area[code & 0xF][code >> 4]
+                for _ in range(c):
+                    fl.removed()
+            for pfn, order in zip(take.tolist(), orders[:count].tolist(), strict=True):
+                if order >= PAGEBLOCK_ORDER - 1:
+                    last = pfn + (1 << order) - 1
+                    for blk in range(pfn >> PAGEBLOCK_ORDER, (last >> PAGEBLOCK_ORDER) + 1):
+                        if mem.pb_mt[blk] < MIGRATE_PCPTYPES:
+                            mem.pb_mt[blk] = MIGRATE_MOVABLE
+                out.append((pfn, order))
+            cc.nr_freepages += total
+        pfn = min(final, end)
         k.trace(
             "mm_compaction_isolate_freepages",
             f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",

@@ -48,19 +48,37 @@ class History:
                 del col[:half]
             self.dropped += half
 
+    def extend(self, times: list[int], pfns: list[int], code: int, args: list[int]) -> None:
+        self.t.extend(times)
+        self.pfn.extend(pfns)
+        self.code.extend([code] * len(pfns))
+        self.arg.extend(args)
+        if len(self.t) > self.keep:
+            half = self.keep // 2
+            for col in (self.t, self.pfn, self.code, self.arg):
+                del col[:half]
+            self.dropped += half
+
     def __len__(self) -> int:
         return len(self.t)
 
     def for_pfn(self, pfn: int, drivers: list) -> list[dict]:
         if not len(self.pfn):
             return []
-        idx = np.flatnonzero(np.frombuffer(self.pfn, dtype=np.uint32) == pfn)
+        pfns = np.frombuffer(self.pfn, dtype=np.uint32)
+        codes = np.frombuffer(self.code, dtype=np.uint8)
+        args = np.frombuffer(self.arg, dtype=np.int64)
+        arrived = (codes == CODE["migrated_out"]) & (args == pfn)
+        idx = np.flatnonzero((pfns == pfn) | arrived)
         out = []
         for i in idx.tolist():
             code = CODES[self.code[i]]
             arg = self.arg[i]
             e = {"time_ns": self.t[i], "event": code}
-            if code == "migrated_out":
+            if code == "migrated_out" and self.pfn[i] != pfn:
+                e["event"] = "migrated_in"
+                e["from"] = self.pfn[i]
+            elif code == "migrated_out":
                 e["to"] = arg
             elif code == "migrated_in":
                 e["from"] = arg

@@ -290,16 +290,20 @@ class Kernel:
             zc = covered[z.start : z.end]
             for order in range(10, -1, -1):
                 size = 1 << order
-                nfull = len(zf) // size
-                if nfull == 0:
+                # a block of order k starts at a pfn aligned to 2^k in absolute terms
+                # (buddy_pfn = pfn ^ (1 << order)), not relative to the zone start
+                first = (-z.start) % size
+                nfull = (len(zf) - first) // size
+                if nfull <= 0:
                     continue
-                ok = (zf[: nfull * size].reshape(nfull, size).all(axis=1)) & ~(
-                    zc[: nfull * size].reshape(nfull, size).any(axis=1)
+                span = slice(first, first + nfull * size)
+                ok = (zf[span].reshape(nfull, size).all(axis=1)) & ~(
+                    zc[span].reshape(nfull, size).any(axis=1)
                 )
                 idx = np.flatnonzero(ok)
                 for i in idx:
-                    heads.append((z.start + int(i) * size, order))
-                view = zc[: nfull * size].reshape(nfull, size)
+                    heads.append((z.start + first + int(i) * size, order))
+                view = zc[span].reshape(nfull, size)
                 view[idx] = True
         heads.sort()
         for pfn, order in heads:
@@ -376,6 +380,42 @@ class Kernel:
         self.nr_isolated += 1
         mem.touch(pfn)
 
+    def isolate_lru_pages(self, pfns: list[int]) -> None:
+        """isolate_lru_page() for a run of pages at once."""
+        mem = self.mem
+        if len(pfns) < 4:
+            for p in pfns:
+                self.isolate_lru_page(p)
+            return
+        idx = np.array(pfns, dtype=np.intp)
+        mem.flags[idx] = (mem.flags[idx] & ~np.uint8(F_LRU)) | F_ISOLATED
+        self.nr_isolated += len(pfns)
+        if mem.changed is not None:
+            mem.changed.update(pfns)
+
+    def finish_lru_migrations(self, olds: list[int], news: list[int]) -> None:
+        """finish_migration() for LRU pages that all succeeded, copying state in bulk.
+
+        The old pages are still freed one by one, in order, because the pcp lists and
+        buddy merges depend on the order of frees."""
+        mem = self.mem
+        o = np.array(olds, dtype=np.intp)
+        n = np.array(news, dtype=np.intp)
+        mem.kind[n] = mem.kind[o]
+        mem.aux[n] = mem.aux[o]
+        mem.token[n] = mem.token[o]
+        mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
+        count = len(olds)
+        self.nr_isolated -= count
+        t0 = self.time_ns
+        self.time_ns += COST_COPY * count
+        self.history.extend([t0 + COST_COPY * (i + 1) for i in range(count)], olds, H_OUT, news)
+        free = mem.free_pages
+        for old in olds:
+            free(old, 0)
+        if mem.changed is not None:
+            mem.changed.update(news)
+
     def isolate_movable_page(self, pfn: int) -> bool:
         """isolate_movable_page() / isolate_movable_ops_page(): never a blocking lock."""
         mem = self.mem
@@ -443,9 +483,10 @@ class Kernel:
             # putback_lru_page(newpage): the copy keeps dirty/unevictable, gains LRU
             mem.f[new] = (f & (F_DIRTY | F_UNEVICTABLE)) | F_LRU
         self.nr_isolated -= 1
-        self.record(old, H_OUT, new)
-        self.record(new, H_IN, old)
-        mem.touch(new)
+        # one entry serves both pages: History.for_pfn matches the destination column too
+        self.history.add(self.time_ns, old, H_OUT, new)
+        if mem.changed is not None:
+            mem.changed.add(new)
         mem.free_pages(old, 0)
 
     def putback_page(self, pfn: int, rc: int | None = None) -> None:

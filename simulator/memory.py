@@ -174,7 +174,7 @@ class Memory:
 
         The pages must already have kind K_FREE and no flags. Returns the head pfn.
         """
-        z = self.zone_of(pfn)
+        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
         f, a = self.f, self.a
         zstart, zend = z.start, z.end
         max_order = MAX_ORDER - 1
@@ -200,7 +200,10 @@ class Memory:
                     self.pb_mt[
                         buddy >> PAGEBLOCK_ORDER : (buddy + (1 << order)) >> PAGEBLOCK_ORDER
                     ] = mt
-            self._del_from_list(z, buddy)
+            # inline _del_from_list(): this loop is the hottest code of a compaction
+            f[buddy] = 0
+            z.free_area[order][a[buddy] >> 4].removed()
+            z.nr_free_pages -= 1 << order
             pfn &= buddy
             order += 1
         if not to_tail and order < max_order - 1:
@@ -214,7 +217,10 @@ class Memory:
                 and (a[higher_buddy] & 0xF) == order + 1
             ):
                 to_tail = True
-        self._add_to_list(z, pfn, order, mt, to_tail)
+        f[pfn] = F_BUDDY
+        a[pfn] = order | (mt << 4)
+        z.free_area[order][mt].add(pfn, to_tail, self.t)
+        z.nr_free_pages += 1 << order
         return pfn
 
     def free_pages(self, pfn: int, order: int, use_pcp: bool = True) -> None:
@@ -260,12 +266,17 @@ class Memory:
             if batch_free == MIGRATE_PCPTYPES:
                 batch_free = count
             lst = lists[mt]
+            k = self.k
+            changed = self.changed
+            free_one_page = self.free_one_page
             while True:
                 pfn = lst.pop()
                 z.pcp_count -= 1
-                self.k[pfn] = K_FREE
-                self.touch(pfn)
-                self.free_one_page(pfn, 0, self.block_mt(pfn))
+                k[pfn] = K_FREE
+                if changed is not None:
+                    changed.add(pfn)
+                # the list a page sits on is its migratetype at free time (pcppage mt)
+                free_one_page(pfn, 0, mt)
                 count -= 1
                 batch_free -= 1
                 if not (count and batch_free and lst):

@@ -16,7 +16,10 @@ def test_run_prints_the_seed_and_the_requested_reports(capsys):
 
 
 def test_json_output_carries_the_engine_version_and_metrics(capsys):
-    assert main(["run", "zsmalloc_eagain_storm", "--json", "--report", "vmstat", "--profile", "v4.8"]) == 0
+    assert (
+        main(["run", "zsmalloc_eagain_storm", "--json", "--report", "vmstat", "--profile", "v4.8"])
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["engine_version"] and doc["seed"] == 1 and doc["profile"] == "v4.8"
     assert doc["metrics"]["eagain"]["zsmalloc"] > 0
@@ -39,8 +42,18 @@ def test_unknown_report_and_seed_out_of_range_are_rejected(capsys):
 
 
 def test_module_entry_point_works_as_documented():
-    r = subprocess.run([sys.executable, "-m", "simulator", "run", "lru_only", "--report", "vmstat"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "simulator", "run", "lru_only", "--report", "vmstat"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "pgmigrate_success" in r.stdout and "seed: 1" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "simulator", "run", "nope"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "simulator", "run", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "neither a file nor a preset" in r.stderr
