@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from helpers import acookie, amake_run, ws_headers
 
 from pagemig_site.asgi import application
 from pagemig_site.lib.protocol import DisplayGrid, Viewer, decode
 from pagemig_site.runs.hub import get_hub
 from pagemig_site.runs.models import group_name
+from tests.helpers import acookie, amake_run, ws_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
