@@ -100,13 +100,13 @@ class Producer:
             error=self.run.error,
         )
 
-    async def reply(self, message, kind, **fields):
-        """Answer one socket (through its own channel) about a control it sent."""
-        reply_to = message.get("reply_to")
+    async def reply(self, request, kind, **fields):
+        """Answer the socket that sent a control (through its process's hub channel)."""
+        reply_to = request.get("reply_to")
         if reply_to:
             text = json.dumps({"type": kind, **fields})
             await self.layer.send(
-                reply_to, {"type": "run.reply", "socket": message.get("socket"), "text": text}
+                reply_to, {"type": "run.reply", "socket": request.get("socket"), "text": text}
             )
 
     # Controls ----------------------------------------------------------------------
@@ -127,10 +127,14 @@ class Producer:
                 errors = getattr(exc, "errors", None)
                 if errors:
                     fe = errors[0]
-                    await self.reply(message, "error", op=op, field=fe.field, message=fe.message)
+                    field, text = fe.field, fe.message
                 else:
                     log.exception("control %s failed on run %s", op, self.run.code)
-                    await self.reply(message, "error", op=op, field=None, message=str(exc))
+                    field, text = None, str(exc)
+                try:
+                    await self.reply(message, "error", op=op, field=field, message=text)
+                except Exception:
+                    log.exception("could not answer a control on run %s", self.run.code)
 
     async def apply_control(self, op, message, sim, grid):
         if op == "keyframe":
