@@ -243,8 +243,8 @@ class Producer:
             scenario = sim_mod.Scenario.from_dict(run.scenario)
             sim = await asyncio.to_thread(sim_mod.Simulation, scenario, run.seed, run.profile)
         self.sim = sim
-        self.tick = run.tick if snap else 0
-        self.time_ns = run.time_ns if snap else 0
+        self.tick = int(getattr(sim, "tick_count", 0))
+        self.time_ns = int(sim.time_ns)
         grid = await asyncio.to_thread(
             DisplayGrid, run.code, sim.display_states(), settings.DISPLAY_MAX_CELLS
         )
