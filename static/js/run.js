@@ -52,6 +52,7 @@
   var countEl = document.getElementById("frame-count");
   var logEl = document.getElementById("run-log");
   var cells = null, image = null, pixels = null, side = 0;
+  var lastKeyframeAsk = 0;
   var lastSeq = null, pendingKey = null, dirty = false, received = 0, retry = 500, socket = null;
   window.pagemig = { frames: 0, connected: false, lastSeq: null, status: statusEl.textContent };
 
@@ -81,7 +82,12 @@
       cells.set(new Uint8Array(buf, HEADER, count), offset);
       if (flags & LAST_CHUNK) { lastSeq = seq; pendingKey = null; applied(seq); }
     } else if (kind === DELTA) {
-      if (lastSeq === null || base !== lastSeq) return; // wait for a keyframe
+      if (lastSeq === null || base !== lastSeq) {
+        // A gap: ask for a keyframe (at most twice a second) instead of waiting for one.
+        var now = Date.now();
+        if (now - lastKeyframeAsk > 500) { lastKeyframeAsk = now; send({ op: "keyframe" }); }
+        return;
+      }
       var idx = new Uint32Array(buf, HEADER, count);
       var states = new Uint8Array(buf, HEADER + 4 * count, count);
       for (var k = 0; k < count; k++) cells[idx[k]] = states[k];
@@ -95,7 +101,6 @@
     window.pagemig.frames = received;
     window.pagemig.lastSeq = seq;
     dirty = true;
-    send({ op: "ack", seq: seq });
   }
 
   function draw() {
@@ -105,6 +110,8 @@
       seqEl.textContent = lastSeq;
       countEl.textContent = received;
       dirty = false;
+      // Ack after rendering: the server sends at most a few frames ahead of this.
+      send({ op: "ack", seq: lastSeq });
     }
     window.requestAnimationFrame(draw);
   }
