@@ -480,7 +480,8 @@ class Compactor:
             elif cc.direct and cc.mode == MIGRATE_ASYNC:
                 cc.migrate_pfn = block_end_pfn(cc.migrate_pfn - 1, cc.order)
                 cc.last_migrated_pfn = 0
-        if self.v6 and cc.captured >= 0:
+        if self.v6 and cc.direct and self.mem.captured >= 0:
+            cc.captured = self.mem.captured
             cc.result = COMPACT_SUCCESS
             self.end(cc)
             return True

@@ -480,6 +480,19 @@ class Simulation:
                 return pfn
         return -1
 
+    def _take_captured(self, pfn: int, order: int, kind: int) -> int:
+        """prep_new_page() for a block compaction_capture() handed over."""
+        k = self.k
+        mem = k.mem
+        n = 1 << order
+        mem.kind[pfn : pfn + n] = kind
+        mem.flags[pfn : pfn + n] = 0x08 if kind in (K_ANON, K_FILE) else 0
+        mem.aux[pfn : pfn + n] = 0
+        mem.token[pfn : pfn + n] = np.arange(k.next_token, k.next_token + n, dtype=np.uint32)
+        k.next_token += n
+        mem.touch(pfn, n)
+        return pfn
+
     def _alloc(self, count: int, order: int, mt: int) -> None:
         k = self.k
         kind = KIND_FOR_MT[mt]
@@ -692,6 +705,10 @@ class Simulation:
                 continue
             mode = MIGRATE_ASYNC if job.prio == (2 if k.v6 else 1) else MIGRATE_SYNC_LIGHT
             full = k.v6 and job.prio == 0
+            if k.v6:
+                # current->capture_control for the length of this compact_zone()
+                mem.capture = (z.index, job.order, job.migratetype)
+                mem.captured = -1
             return CompactControl(
                 z.index,
                 job.order,
@@ -725,6 +742,10 @@ class Simulation:
             if k.v6:
                 pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
+            k.mem.capture = None
+            if cc.captured >= 0:
+                cc.result = COMPACT_SUCCESS  # compact_zone_order(): a captured page is success
+                job.stats["captured"] = cc.captured
             job.rc = max(job.rc, cc.result)
             if cc.result == COMPACT_SUCCESS:
                 c.compaction_defer_reset(z, job.order, False)
@@ -758,7 +779,12 @@ class Simulation:
         pfn = -1
         if stalled:
             k.count("compact_stall")
-            pfn = self._alloc_one(job.order, job.migratetype, KIND_FOR_MT[job.migratetype])
+            if "captured" in job.stats:
+                pfn = self._take_captured(
+                    job.stats.pop("captured"), job.order, KIND_FOR_MT[job.migratetype]
+                )
+            else:
+                pfn = self._alloc_one(job.order, job.migratetype, KIND_FOR_MT[job.migratetype])
             self._flush_extfrag()
             if pfn >= 0:
                 z = k.mem.zone_of(pfn)

@@ -23,6 +23,7 @@ from .constants import (
     K_HOLE,
     K_PCP,
     MAX_ORDER,
+    MIGRATE_CMA,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
     MIGRATE_PCPTYPES,
@@ -99,6 +100,10 @@ class Memory:
                 // PAGEBLOCK_NR_PAGES
             ] = z.index
         self.changed: set[int] | None = None  # pfns whose display state may have changed
+        # 6.18 compaction_capture(): (zone index, order, request migratetype) while a direct
+        # compaction runs; a freed block reaching exactly that order is handed to it
+        self.capture: tuple[int, int, int] | None = None
+        self.captured = -1
         self.extfrag_events: list[tuple] = []
         self._views()
 
@@ -178,7 +183,15 @@ class Memory:
         f, a = self.f, self.a
         zstart, zend = z.start, z.end
         max_order = MAX_ORDER - 1
+        capc = self.capture
         while order < max_order:
+            if (
+                capc is not None
+                and order == capc[1]
+                and z.index == capc[0]
+                and self._capture(pfn, order, mt, capc[2])
+            ):
+                return pfn  # the captured block never reaches the free lists
             buddy = pfn ^ (1 << order)
             if (
                 buddy < zstart
@@ -222,6 +235,19 @@ class Memory:
         z.free_area[order][mt].add(pfn, to_tail, self.t)
         z.nr_free_pages += 1 << order
         return pfn
+
+    def _capture(self, pfn: int, order: int, mt: int, want_mt: int) -> bool:
+        """compaction_capture() (§3.2): not CMA/ISOLATE, and a MOVABLE block below
+        pageblock order only for a MOVABLE request."""
+        if mt in (MIGRATE_CMA, MIGRATE_ISOLATE):
+            return False
+        if order < PAGEBLOCK_ORDER and mt == MIGRATE_MOVABLE and want_mt != MIGRATE_MOVABLE:
+            return False
+        self.captured = pfn
+        self.capture = None
+        n = 1 << order
+        self.kind[pfn : pfn + n] = K_FREE
+        return True
 
     def free_pages(self, pfn: int, order: int, use_pcp: bool = True) -> None:
         """Free 2^order pages at pfn (already owned by nobody). Order-0 frees go to the pcp."""

@@ -9,6 +9,7 @@ from simulator.constants import (
     COMPACT_SKIPPED,
     COMPACT_SUCCESS,
     F_ISOLATED,
+    K_ANON,
     K_FREE,
     MIGRATE_ASYNC,
     MIGRATE_MOVABLE,
@@ -374,3 +375,43 @@ def test_proactive_compaction_runs_when_the_score_is_above_the_high_watermark():
     run_to_end(sim)
     assert sim.k.vmstat["compact_daemon_migrate_scanned"] > 0
     assert sim.c.fragmentation_score_node() <= 50 or sim.proactive_defer
+
+
+def test_v618_direct_compaction_captures_a_freed_block_of_the_requested_order():
+    """§3.2 compaction_capture(): a page freed during direct compaction that merges to
+    exactly cc->order goes to the compactor, and counts as compact_success (§2.15)."""
+    sim = make_sim(
+        [{"start": p, "count": 1, "kind": "anon"} for p in range(0, 8192, 4)],
+        pages=8192,
+        profile="v6.18",
+        pcp="off",
+        timeline=[{"at_ms": 0, "action": "alloc_high_order", "order": 4, "count": 1}],
+    )
+    captured = []
+    orig = sim.k.mem._capture
+
+    def spy(pfn, order, mt, want):
+        ok = orig(pfn, order, mt, want)
+        if ok:
+            captured.append((pfn, order))
+        return ok
+
+    sim.k.mem._capture = spy
+    run_to_end(sim)
+    assert len(captured) == 1 and captured[0][1] == 4
+    pfn = captured[0][0]
+    assert pfn % 16 == 0 and (sim.k.mem.kind[pfn : pfn + 16] == K_ANON).all()
+    assert sim.k.vmstat["compact_success"] == 1 and sim.k.vmstat["compact_stall"] == 1
+    assert check_invariants(sim) == []
+
+
+def test_v48_has_no_capture():
+    sim = make_sim(
+        [{"start": p, "count": 1, "kind": "anon"} for p in range(0, 8192, 4)],
+        pages=8192,
+        profile="v4.8",
+        pcp="off",
+        timeline=[{"at_ms": 0, "action": "alloc_high_order", "order": 4, "count": 1}],
+    )
+    run_to_end(sim)
+    assert sim.k.mem.captured == -1 and sim.k.vmstat["compact_success"] == 1
