@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from .kernel import Kernel
 
 ISOLATE_ABORT, ISOLATE_NONE, ISOLATE_SUCCESS = 0, 1, 2
+FAST_START_DONE = -1  # cc->fast_start_pfn = ULONG_MAX: reinit_migrate_pfn() already used it
 
 
 @dataclass
@@ -222,7 +223,12 @@ class Compactor:
 
     # -- suitability (§2.8) ---------------------------------------------------------------------
     def compaction_suitable(
-        self, z: Zone, order: int, wmark: str = "low", trace: bool = True
+        self,
+        z: Zone,
+        order: int,
+        wmark: str = "low",
+        trace: bool = True,
+        async_no_cma: bool = False,
     ) -> int:
         """4.8 compaction_suitable(); 6.18 compaction_suit_allocation_order(). Returns a result."""
         if order == -1:
@@ -230,7 +236,11 @@ class Compactor:
         mem = self.mem
         mark = self.wmark(z, "min" if self.v6 and wmark == "min" else wmark)
         if mem.watermark_ok(z, order, mark):
-            return COMPACT_SUCCESS  # no compaction needed (4.8 COMPACT_PARTIAL)
+            # no compaction needed (4.8 COMPACT_PARTIAL): 4.8 compaction_suitable() traces
+            # whatever __compaction_suitable() returned; 6.18 returns before tracing
+            if trace and not self.v6:
+                self._trace_zone("mm_compaction_suitable", z, order, COMPACT_SUCCESS)
+            return COMPACT_SUCCESS
         if not self.v6:
             if not mem.watermark_ok(z, 0, mark + (2 << order)):
                 ret = COMPACT_SKIPPED
@@ -244,6 +254,11 @@ class Compactor:
             if trace:
                 self._trace_zone("mm_compaction_suitable", z, order, ret)
             return COMPACT_SKIPPED if ret == COMPACT_NOT_SUITABLE_ZONE else ret
+        if async_no_cma and order > PAGE_ALLOC_COSTLY_ORDER:
+            # costly async request without ALLOC_CMA: an untraced SKIPPED before
+            # compaction_suitable() (6.18 compaction_suit_allocation_order())
+            if not mem.watermark_ok(z, 0, mark + (2 << order)):
+                return COMPACT_SKIPPED
         gap = mark + (2 << order)
         if order > PAGE_ALLOC_COSTLY_ORDER:
             gap += z.wmark_low - z.wmark_min
@@ -350,7 +365,9 @@ class Compactor:
         k = self.k
         z = self.mem.zones[cc.zone]
         if cc.order != -1:
-            r = self.compaction_suitable(z, cc.order, cc.wmark)
+            # ALLOC_CMA comes only with movable requests (gfp_to_alloc_flags_cma())
+            async_no_cma = cc.mode == MIGRATE_ASYNC and cc.migratetype != MIGRATE_MOVABLE
+            r = self.compaction_suitable(z, cc.order, cc.wmark, async_no_cma=async_no_cma)
             if r in (COMPACT_SUCCESS, COMPACT_SKIPPED):
                 cc.result = r
                 cc.phase = "done"
@@ -445,6 +462,7 @@ class Compactor:
             cc.mode,
             MR_COMPACTION,
             cc.memalloc,
+            ready=(lambda: len(cc.freepages)) if not self.v6 else None,
         )
         cc.migratepages = left
         if self.v6:
@@ -644,32 +662,42 @@ class Compactor:
         high_pfn = pageblock_start(cc.migrate_pfn + distance)
         found = False
         nr_scanned = 0
-        limit = (COMPACT_CLUSTER_MAX >> cc.fast_search_fail) + 1
+        limit = (COMPACT_CLUSTER_MAX >> min(63, cc.fast_search_fail)) + 1
         order = cc.order - 1
         while order >= PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
             fl = z.free_area[order][MIGRATE_MOVABLE]
             if fl.count:
                 for free_pfn in fl.walk(mem.f, mem.a, mem.t):
+                    # `if (nr_scanned++ >= limit)`: the entry past the limit is counted
+                    # and moved to the tail with those before it
+                    scanned = nr_scanned
                     nr_scanned += 1
+                    if scanned >= limit:
+                        fl.rotate_to_tail(free_pfn, mem.f, mem.a, mem.t)
+                        break
                     if free_pfn < high_pfn:
-                        if not mem.pb_skip[free_pfn >> PAGEBLOCK_ORDER]:
-                            found = True
-                            pfn = max(pageblock_start(free_pfn), z.start)
-                            if pfn < cc.migrate_pfn:
-                                pfn = cc.migrate_pfn
-                            # the kernel moves the entry to the list tail here; the order only
-                            # matters for later searches, and the entry is the same block
-                            break
-                    if nr_scanned >= limit:
-                        cc.fast_search_fail += 1
+                        if mem.pb_skip[free_pfn >> PAGEBLOCK_ORDER]:
+                            continue
+                        # move_freelist_tail(): a later search skips this entry
+                        fl.rotate_to_tail(free_pfn, mem.f, mem.a, mem.t)
+                        # update_fast_start_pfn()
+                        if cc.fast_start_pfn != FAST_START_DONE:
+                            if not cc.fast_start_pfn:
+                                cc.fast_start_pfn = free_pfn
+                            cc.fast_start_pfn = min(cc.fast_start_pfn, free_pfn)
+                        pfn = max(pageblock_start(free_pfn), z.start)
+                        cc.fast_search_fail = 0
+                        found = True
                         break
             order -= 1
         cc.total_migrate_scanned += nr_scanned
         if not found:
             cc.fast_search_fail += 1
+            # reinit_migrate_pfn(): restart the linear scan at the lowest fast-found pfn
+            if cc.fast_start_pfn and cc.fast_start_pfn != FAST_START_DONE:
+                cc.migrate_pfn = cc.fast_start_pfn
+                cc.fast_start_pfn = FAST_START_DONE
             pfn = cc.migrate_pfn
-        else:
-            cc.fast_search_fail = 0
         return pfn
 
     def _lru_isolatable(
@@ -754,7 +782,9 @@ class Compactor:
             nr_isolated += len(pfns)
             cc.nr_migratepages += len(pfns)
             if not cc.last_migrated_pfn and not v6:
-                cc.last_migrated_pfn = pfns[0]
+                # `if (!cc->last_migrated_pfn) cc->last_migrated_pfn = low_pfn` per page:
+                # pfn 0 reads as unset, so the next isolated pfn overwrites it
+                cc.last_migrated_pfn = pfns[1] if pfns[0] == 0 and len(pfns) > 1 else pfns[0]
             if len(pfns) == need:
                 return pfns[-1] + 1
             return b
@@ -828,7 +858,10 @@ class Compactor:
                         k.putback_page(p)
                     isolated_here.clear()
                     cc.nr_migratepages -= nr_isolated
-                    cc.last_migrated_pfn = 0
+                    if not v6:
+                        # 4.8 resets cc->last_migrated_pfn; 6.18 keeps it as a local of
+                        # compact_zone() that this function never sees
+                        cc.last_migrated_pfn = 0
                     nr_isolated = 0
                 if pos < next_skip:
                     pos = next_skip - 1
@@ -973,10 +1006,16 @@ class Compactor:
 
     def _map_pages(self, cc: CompactControl, blocks: list[tuple[int, int]]) -> None:
         mem = self.mem
+        mk = mem.k
         for pfn, order in blocks:
-            n = 1 << order
-            mem.kind[pfn : pfn + n] = K_TARGET
-            mem.touch(pfn, n)
+            if order == 0:
+                mk[pfn] = K_TARGET
+                if mem.changed is not None:
+                    mem.changed.add(pfn)
+            else:
+                n = 1 << order
+                mem.kind[pfn : pfn + n] = K_TARGET
+                mem.touch(pfn, n)
         if self.v6:
             for pfn, order in blocks:
                 cc.freepages_618[order].append(pfn)
@@ -992,7 +1031,7 @@ class Compactor:
         self, cc: CompactControl, start: int, end: int, stride: int, out: list
     ) -> tuple[int, int]:
         """isolate_freepages_block(strict=false). Returns (pages isolated, where it stopped)."""
-        k, mem = self.k, self.mem
+        mem = self.mem
         pfn = start
         nr_scanned = 0
         total = 0
@@ -1048,6 +1087,13 @@ class Compactor:
             pfn += stride
         if pfn > end:
             pfn = end
+        return self._account_free_block(cc, start, pfn, nr_scanned, total)
+
+    def _account_free_block(
+        self, cc: CompactControl, start: int, pfn: int, nr_scanned: int, total: int
+    ) -> tuple[int, int]:
+        """The end of isolate_freepages_block(): trace and counters."""
+        k = self.k
         k.trace(
             "mm_compaction_isolate_freepages",
             f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",
@@ -1067,7 +1113,7 @@ class Compactor:
 
         Returns None (the caller takes the per-pfn path) when a watermark check would
         fail on the way, since the kernel stops at that head."""
-        k, mem = self.k, self.mem
+        mem = self.mem
         z = mem.zones[cc.zone]
         count = total = 0
         final = end
@@ -1096,11 +1142,9 @@ class Compactor:
         if count:
             mem.flags[take] = 0
             z.nr_free_pages -= total
-            uniq, cnt = np.unique(codes[:count], return_counts=True)
-            for code, c in zip(uniq.tolist(), cnt.tolist(), strict=True):
-                fl = z.free_area[code & 0xF][code >> 4]
-                for _ in range(c):
-                    fl.removed()
+            fa = z.free_area
+            for code in codes[:count].tolist():
+                fa[code & 0xF][code >> 4].removed()
             for pfn, order in zip(take.tolist(), orders[:count].tolist(), strict=True):
                 if order >= PAGEBLOCK_ORDER - 1:
                     last = pfn + (1 << order) - 1
@@ -1110,23 +1154,13 @@ class Compactor:
                 out.append((pfn, order))
             cc.nr_freepages += total
         pfn = min(final, end)
-        k.trace(
-            "mm_compaction_isolate_freepages",
-            f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",
-        )
-        k.time_ns += nr_scanned * 2
-        if self.v6:
-            cc.total_free_scanned += nr_scanned
-        else:
-            k.count("compact_free_scanned", nr_scanned)
-        k.count("compact_isolated", total)
-        return total, pfn
+        return self._account_free_block(cc, start, pfn, nr_scanned, total)
 
     def fast_isolate_freepages(self, cc: CompactControl) -> None:
         """6.18 fast_isolate_freepages(): take a free page from the top of the scan space.
 
-        Not modelled: move_freelist_head() rotating the list after a search (the list
-        order the next search sees differs from the kernel's).
+        After each order's search the list is rotated (move_freelist_head()) so that the
+        next search starts with the entries this one did not reach.
         """
         mem = self.mem
         z = mem.zones[cc.zone]
@@ -1150,6 +1184,7 @@ class Compactor:
             order_scanned = 0
             if z.nr_free(order):
                 high_pfn = 0
+                freepage = -1  # -1: the walk ran off the list, which then stays as it is
                 for pfn in fl.walk_reverse(mem.f, mem.a, mem.t):
                     order_scanned += 1
                     nr_scanned += 1
@@ -1158,15 +1193,19 @@ class Compactor:
                     if pfn >= low_pfn:
                         cc.fast_search_fail = 0
                         cc.search_order = order
-                        page = pfn
+                        page = freepage = pfn
                         break
                     if pfn >= min_pfn and pfn > high_pfn:
                         high_pfn = pfn
                         limit >>= 1
                     if order_scanned >= limit:
+                        freepage = pfn
                         break
                 if page < 0 and high_pfn:
-                    page = high_pfn
+                    page = freepage = high_pfn
+                if freepage >= 0:
+                    # move_freelist_head(): a future search skips the entries just seen
+                    fl.rotate_to_head(freepage, mem.f, mem.a, mem.t)
                 if page >= 0:
                     if mem.isolate_free_page(page, order):
                         n = 1 << order

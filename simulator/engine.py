@@ -480,6 +480,19 @@ class Simulation:
                 return pfn
         return -1
 
+    def _requeue_direct(self, job: Job, prio: int, retries: int) -> None:
+        """Another pass of the allocation slow path, before any other queued work."""
+        again = Job(
+            "direct",
+            job.zones,
+            order=job.order,
+            migratetype=job.migratetype,
+            prio=prio,
+            retries=retries,
+            count=job.count,
+        )
+        self.jobs.insert(0, again)
+
     def _take_captured(self, pfn: int, order: int, kind: int) -> int:
         """prep_new_page() for a block compaction_capture() handed over."""
         k = self.k
@@ -602,8 +615,9 @@ class Simulation:
         self.kcompactd_max_order = max(self.kcompactd_max_order, order)
         if any(j.kind == "kcompactd" for j in self.jobs):
             return
+        # kcompactd_node_suitable(): the pending max order, traced as any suitability check
         if not any(
-            self.c.compaction_suitable(z, order, "min" if k.v6 else "low", trace=False) == 4
+            self.c.compaction_suitable(z, self.kcompactd_max_order, "min" if k.v6 else "low") == 4
             for z in k.mem.zones
             if z.present
         ):
@@ -698,8 +712,8 @@ class Simulation:
                     wmark="min" if k.v6 else "low",
                 )
             # direct
-            min_prio = 0
-            if job.prio > min_prio and c.compaction_deferred(z, job.order):
+            # 6.18 skips deferral at MIN_COMPACT_PRIORITY (SYNC_FULL); 4.8 always checks it
+            if (not k.v6 or job.prio > 0) and c.compaction_deferred(z, job.order):
                 job.rc = max(job.rc, COMPACT_DEFERRED)
                 job.zi += 1
                 continue
@@ -742,12 +756,19 @@ class Simulation:
             if k.v6:
                 pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
+            # capc.page is read after compact_zone() returns, so a block freed at any point
+            # of the run (a drain, the release of leftover targets) counts
             k.mem.capture = None
-            if cc.captured >= 0:
+            if k.mem.captured >= 0:
+                cc.captured = k.mem.captured
+                k.mem.captured = -1
                 cc.result = COMPACT_SUCCESS  # compact_zone_order(): a captured page is success
                 job.stats["captured"] = cc.captured
             job.rc = max(job.rc, cc.result)
-            if cc.result == COMPACT_SUCCESS:
+            # "the allocation should succeed": 6.18 tests the status, 4.8 the low watermark
+            if (k.v6 and cc.result == COMPACT_SUCCESS) or (
+                not k.v6 and k.mem.watermark_ok(z, job.order, z.wmark_low)
+            ):
                 c.compaction_defer_reset(z, job.order, False)
                 job.zi = len(job.zones)  # stop compacting; the allocation should succeed
             elif job.prio != (2 if k.v6 else 1) and cc.result in (
@@ -796,17 +817,7 @@ class Simulation:
         if pfn >= 0:
             job.count -= 1
             if job.count:
-                self.jobs.insert(
-                    0,
-                    Job(
-                        "direct",
-                        job.zones,
-                        order=job.order,
-                        migratetype=job.migratetype,
-                        prio=2 if k.v6 else 1,
-                        count=job.count,
-                    ),
-                )
+                self._requeue_direct(job, prio=2 if k.v6 else 1, retries=0)
             return
         # should_compact_retry(), with no reclaim in between
         # 6.18: MIN_COMPACT_COSTLY_PRIORITY = SYNC_LIGHT (1) for costly orders, SYNC_FULL (0)
@@ -832,18 +843,7 @@ class Simulation:
         if retry:
             # the allocator wakes kswapd again on every pass of the slow path
             self.kswapd_sleep(job.order)
-            self.jobs.insert(
-                0,
-                Job(
-                    "direct",
-                    job.zones,
-                    order=job.order,
-                    migratetype=job.migratetype,
-                    prio=prio,
-                    retries=retries,
-                    count=job.count,
-                ),
-            )
+            self._requeue_direct(job, prio=prio, retries=retries)
         else:
             self.alloc_failures += job.count
             k.new_events.append(

@@ -35,8 +35,13 @@ from simulator.constants import (
     COMPACT_COMPLETE,
     COMPACT_CONTENDED,
     COMPACT_CONTINUE,
+    COMPACT_DEFERRED,
+    COMPACT_MAX_DEFER_SHIFT,
     COMPACT_NO_SUITABLE_PAGE,
+    COMPACT_NOT_SUITABLE_ZONE,
     COMPACT_PARTIAL_SKIPPED,
+    COMPACT_SKIPPED,
+    COMPACT_SUCCESS,
     EAGAIN,
     EBUSY,
     ENOMEM,
@@ -48,6 +53,7 @@ from simulator.constants import (
     F_MOVABLE,
     F_UNEVICTABLE,
     F_WRITEBACK,
+    FALLBACKS,
     K_ANON,
     K_COMPOUND_HEAD,
     K_COMPOUND_TAIL,
@@ -63,8 +69,10 @@ from simulator.constants import (
     MIGRATE_MOVABLE,
     MIGRATE_PCPTYPES,
     MIGRATE_SYNC,
+    MIGRATE_SYNC_LIGHT,
     MIGRATE_UNMOVABLE,
     MODE_NAMES,
+    PAGE_ALLOC_COSTLY_ORDER,
     REASONS_48,
     REASONS_618,
     mode_trace,
@@ -92,6 +100,16 @@ def pageblock_aligned(pfn: int) -> bool:
     return pfn % PAGEBLOCK_NR_PAGES == 0
 
 
+def block_start_pfn(pfn: int, order: int) -> int:
+    """round_down(pfn, 1 << order); order -1 (compact_memory) is never used here."""
+    return pfn - pfn % (1 << order)
+
+
+def block_end_pfn(pfn: int, order: int) -> int:
+    """ALIGN(pfn + 1, 1 << order)."""
+    return block_start_pfn(pfn, order) + (1 << order)
+
+
 @dataclass
 class RefZone:
     index: int
@@ -116,11 +134,14 @@ class RefZone:
     init_migrate_pfn: int
     init_free_pfn: int
     blockskip_flush: bool
+    considered: int = 0
+    defer_shift: int = 0
+    order_failed: int = 0
 
 
 @dataclass
 class RefControl:
-    """struct compact_control (§2.1), the fields compact_memory uses."""
+    """struct compact_control (§2.1)."""
 
     zone: RefZone
     order: int
@@ -144,6 +165,14 @@ class RefControl:
     contended: bool = False
     total_migrate_scanned: int = 0
     total_free_scanned: int = 0
+    search_order: int = 0
+    fast_search_fail: int = 0
+    fast_start_pfn: int = 0  # ULONG_MAX is written as -1
+    wmark: int = 0  # the watermark of alloc_flags (6.18), for suitability
+    ignore_block_suitable: bool = False
+
+
+ULONG_MAX = -1
 
 
 class ReferenceKernel:
@@ -187,8 +216,12 @@ class ReferenceKernel:
                     init_migrate_pfn=z.compact_init_migrate_pfn,
                     init_free_pfn=z.compact_init_free_pfn,
                     blockskip_flush=z.compact_blockskip_flush,
+                    considered=z.compact_considered,
+                    defer_shift=z.compact_defer_shift,
+                    order_failed=z.compact_order_failed,
                 )
             )
+        self.kcompactd_max_order = 0
         self.drivers = copy.deepcopy(k.drivers)
         self.rng = copy.deepcopy(k.rng)
         self.sysctl = dict(k.sysctl)
@@ -751,6 +784,8 @@ class ReferenceKernel:
                 limit = cc.order
             if self.buddy_order(pfn) >= limit:
                 return False
+        if self.v6 and cc.ignore_block_suitable:
+            return True
         return self.block_mt(pfn) in (MIGRATE_MOVABLE, MIGRATE_CMA)
 
     def isolation_suitable(self, cc: RefControl, pfn: int) -> bool:
@@ -758,8 +793,17 @@ class ReferenceKernel:
             return True
         return not self.pb_skip[pfn >> PAGEBLOCK_ORDER]
 
+    def take_free_block(self, cc: RefControl, pfn: int, order: int, freelist: list | None) -> None:
+        """The isolated block goes on the compactor's private list (list_add_tail)."""
+        for p in range(pfn, pfn + (1 << order)):
+            self.kind[p] = K_TARGET
+        if freelist is None:
+            cc.freepages_by_order[order].append(pfn)  # 6.18: cc->freepages[order]
+        else:
+            freelist.append((pfn, order))  # 4.8: split later by map_pages()
+
     def isolate_freepages_block(
-        self, cc: RefControl, start_pfn: int, end_pfn: int, stride: int, out: list
+        self, cc: RefControl, start_pfn: int, end_pfn: int, stride: int, freelist: list | None
     ) -> tuple[int, int]:
         """isolate_freepages_block(strict=false). Returns (total isolated, blockpfn)."""
         nr_scanned = 0
@@ -788,7 +832,7 @@ class ReferenceKernel:
                 nr_scanned += isolated - 1
             total_isolated += isolated
             cc.nr_freepages += isolated
-            out.append((blockpfn, order))  # list_add_tail
+            self.take_free_block(cc, blockpfn, order, freelist)
             if cc.nr_migratepages <= cc.nr_freepages:
                 blockpfn += isolated
                 break
@@ -807,16 +851,146 @@ class ReferenceKernel:
         self.count("compact_isolated", total_isolated)
         return total_isolated, blockpfn
 
+    @staticmethod
+    def move_freelist_head(freelist: list, pfn: int) -> None:
+        """Rotate so that pfn is first: the entries before it go to the tail."""
+        i = freelist.index(pfn)
+        freelist[:] = freelist[i:] + freelist[:i]
+
+    @staticmethod
+    def move_freelist_tail(freelist: list, pfn: int) -> None:
+        """Rotate so that pfn is last: it and the entries before it go to the tail."""
+        i = freelist.index(pfn)
+        freelist[:] = freelist[i + 1 :] + freelist[: i + 1]
+
+    def nr_free_blocks(self, z: RefZone, order: int) -> int:
+        return sum(len(z.free_area[order][mt]) for mt in range(6))
+
+    def next_search_order(self, cc: RefControl, order: int) -> int:
+        order -= 1
+        if order < 0:
+            order = cc.order - 1
+        if order == cc.search_order:
+            cc.search_order -= 1
+            if cc.search_order < 0:
+                cc.search_order = cc.order - 1
+            return -1
+        return order
+
+    def fast_isolate_freepages(self, cc: RefControl) -> None:
+        """6.18 fast_isolate_freepages(): a reverse walk of the MOVABLE free lists below
+        cc->order for a page in the top quarter (else half) of the search space."""
+        z = cc.zone
+        if cc.order <= 0:
+            return
+        limit = max(1, ((COMPACT_CLUSTER_MAX >> min(63, cc.fast_search_fail)) + 1) >> 1)
+        nr_scanned = total_isolated = 0
+        highest = 0
+        page = None
+        scan_start = False
+        if cc.free_pfn >= z.init_free_pfn:
+            limit = PAGEBLOCK_NR_PAGES >> 1
+            scan_start = True
+        distance = cc.free_pfn - cc.migrate_pfn
+        low_pfn = pageblock_start_pfn(cc.free_pfn - (distance >> 2))
+        min_pfn = pageblock_start_pfn(cc.free_pfn - (distance >> 1))
+        if min_pfn > low_pfn:
+            low_pfn = min_pfn
+        cc.search_order = min(cc.order - 1, cc.search_order)
+        order = cc.search_order
+        while page is None and order >= 0:
+            if self.nr_free_blocks(z, order):
+                freelist = z.free_area[order][MIGRATE_MOVABLE]
+                order_scanned = 0
+                high_pfn = 0
+                freepage = None  # None: the walk ran off the list (no reordering)
+                for pfn in reversed(list(freelist)):  # list_for_each_entry_reverse
+                    order_scanned += 1
+                    nr_scanned += 1
+                    if pfn >= highest:
+                        highest = max(pageblock_start_pfn(pfn), z.start)
+                    if pfn >= low_pfn:
+                        cc.fast_search_fail = 0
+                        cc.search_order = order
+                        page = freepage = pfn
+                        break
+                    if pfn >= min_pfn and pfn > high_pfn:
+                        high_pfn = pfn
+                        limit >>= 1
+                    if order_scanned >= limit:
+                        freepage = pfn
+                        break
+                if page is None and high_pfn:
+                    page = freepage = high_pfn
+                if freepage is not None:
+                    self.move_freelist_head(freelist, freepage)
+                if page is not None:
+                    if self.isolate_free_page(page, order):
+                        n = 1 << order
+                        nr_scanned += n - 1
+                        total_isolated += n
+                        cc.nr_freepages += n
+                        self.take_free_block(cc, page, order, None)
+                        self.count("compact_isolated", n)
+                    else:
+                        order = cc.search_order + 1
+                        page = None
+                if cc.nr_freepages >= cc.nr_migratepages:
+                    break
+                if order_scanned >= limit:
+                    limit = max(1, limit >> 1)
+            order = self.next_search_order(cc, order)
+        self.emit(
+            "mm_compaction_fast_isolate_freepages",
+            f"range=({min_pfn:#x} ~ {cc.free_pfn:#x}) nr_scanned={nr_scanned} nr_taken={total_isolated}",
+        )
+        if page is None:
+            cc.fast_search_fail += 1
+            if scan_start:
+                if highest >= min_pfn:
+                    page = highest
+                    cc.free_pfn = highest
+                elif cc.direct and 0 <= min_pfn < len(self.kind):
+                    end = min(pageblock_end_pfn(min_pfn), z.end)
+                    if self.block_valid(z, min_pfn, end) and self.suitable_migration_target(
+                        cc, min_pfn
+                    ):
+                        page = min_pfn
+                    cc.free_pfn = min_pfn
+        if highest and highest >= z.cached_free_pfn:
+            highest -= PAGEBLOCK_NR_PAGES
+            z.cached_free_pfn = highest
+        cc.total_free_scanned += nr_scanned
+        if page is None:
+            return
+        self.fast_isolate_around(cc, page)
+
+    def fast_isolate_around(self, cc: RefControl, pfn: int) -> None:
+        z = cc.zone
+        if cc.nr_freepages >= cc.nr_migratepages:
+            return
+        if cc.direct and cc.mode == MIGRATE_ASYNC:
+            return
+        start = max(pageblock_start_pfn(pfn), z.start)
+        end = min(pageblock_end_pfn(pfn), z.end)
+        if not self.block_valid(z, start, end):
+            return
+        _, stop = self.isolate_freepages_block(cc, start, end, 1, None)
+        if stop == end:
+            self.pb_skip[start >> PAGEBLOCK_ORDER] = True
+
     def isolate_freepages(self, cc: RefControl) -> None:
         z = cc.zone
-        if self.v6 and cc.order > 0:
-            raise NotImplementedError("fast_isolate_freepages (order > 0) is not modelled here")
+        if self.v6:
+            self.fast_isolate_freepages(cc)
+            if cc.nr_freepages:
+                return
         isolate_start_pfn = cc.free_pfn
         block_start = pageblock_start_pfn(cc.free_pfn)
         block_end = min(block_start + PAGEBLOCK_NR_PAGES, z.end)
         low_pfn = pageblock_end_pfn(cc.migrate_pfn)
         stride = COMPACT_CLUSTER_MAX if (self.v6 and cc.mode == MIGRATE_ASYNC) else 1
-        blocks: list[tuple[int, int]] = []
+        freelist: list | None = None if self.v6 else []
         while block_start >= low_pfn:
             ok = (
                 self.block_valid(z, block_start, block_end)
@@ -826,7 +1000,7 @@ class ReferenceKernel:
             if ok:
                 first = isolate_start_pfn
                 nr_isolated, isolate_start_pfn = self.isolate_freepages_block(
-                    cc, isolate_start_pfn, block_end, stride, blocks
+                    cc, isolate_start_pfn, block_end, stride, freelist
                 )
                 if isolate_start_pfn == block_end:
                     if self.v6:
@@ -850,14 +1024,8 @@ class ReferenceKernel:
             block_end = block_start
             block_start -= PAGEBLOCK_NR_PAGES
             isolate_start_pfn = block_start
-        if self.v6:
-            for pfn, order in blocks:
-                cc.freepages_by_order[order].append(pfn)
-        else:
-            self.map_pages_48(cc, blocks)
-        for pfn, order in blocks:
-            for p in range(pfn, pfn + (1 << order)):
-                self.kind[p] = K_TARGET
+        if freelist is not None:
+            self.map_pages_48(cc, freelist)
         cc.free_pfn = isolate_start_pfn
 
     def release_freepages(self, cc: RefControl) -> int:
@@ -887,19 +1055,17 @@ class ReferenceKernel:
         skip_on_failure = cc.direct and cc.mode == MIGRATE_ASYNC
         next_skip_pfn = 0
         if skip_on_failure:
-            next_skip_pfn = low_pfn - low_pfn % (1 << cc.order) + (1 << cc.order)
-        aborted = False
+            next_skip_pfn = block_end_pfn(low_pfn, cc.order)
         while low_pfn < end_pfn:
             if skip_on_failure and low_pfn >= next_skip_pfn:
                 if nr_isolated:
                     break
-                next_skip_pfn = low_pfn - low_pfn % (1 << cc.order) + (1 << cc.order)
+                next_skip_pfn = block_end_pfn(low_pfn, cc.order)
             nr_scanned += 1
             if self.v6:
                 if valid_page < 0 and (pageblock_aligned(low_pfn) or low_pfn == z.start):
                     if not self.isolation_suitable(cc, low_pfn):
                         low_pfn = end_pfn
-                        aborted = True
                         break
                     valid_page = low_pfn
             elif valid_page < 0:
@@ -931,6 +1097,9 @@ class ReferenceKernel:
                     # test_and_set_skip() under the lru lock
                     skip_updated = True
                     if not cc.ignore_skip_hint:
+                        if self.pb_skip[valid_page >> PAGEBLOCK_ORDER] and not cc.finish_pageblock:
+                            low_pfn = end_pfn
+                            break
                         self.pb_skip[valid_page >> PAGEBLOCK_ORDER] = True
                 self.isolate_lru_page(low_pfn)
                 isolated = True
@@ -972,7 +1141,6 @@ class ReferenceKernel:
                 z.cached_migrate_pfn[0] = valid_page
             if cc.mode != MIGRATE_ASYNC and valid_page > z.cached_migrate_pfn[1]:
                 z.cached_migrate_pfn[1] = valid_page
-        del aborted
         self.emit(
             "mm_compaction_isolate_migratepages",
             f"range=({start_pfn:#x} ~ {low_pfn:#x}) nr_scanned={nr_scanned} nr_taken={nr_isolated}",
@@ -992,31 +1160,93 @@ class ReferenceKernel:
         if cc.mode != MIGRATE_ASYNC and pfn > z.cached_migrate_pfn[1]:
             z.cached_migrate_pfn[1] = pfn
 
+    def fast_find_migrateblock(self, cc: RefControl) -> int:
+        """6.18 fast_find_migrateblock(): a forward walk of the MOVABLE free lists of
+        orders cc->order-1 .. 3 for a block in the first half (later eighth) of the zone."""
+        z = cc.zone
+        limit = (COMPACT_CLUSTER_MAX >> min(63, cc.fast_search_fail)) + 1
+        nr_scanned = 0
+        pfn = cc.migrate_pfn
+        if cc.ignore_skip_hint or cc.finish_pageblock:
+            return pfn
+        if pfn != z.start and pfn != pageblock_start_pfn(pfn):
+            return pfn
+        if cc.order <= PAGE_ALLOC_COSTLY_ORDER:
+            return pfn
+        if cc.direct and cc.migratetype != MIGRATE_MOVABLE:
+            return pfn
+        distance = (cc.free_pfn - cc.migrate_pfn) >> 1
+        if cc.migrate_pfn != z.start:
+            distance >>= 2
+        high_pfn = pageblock_start_pfn(cc.migrate_pfn + distance)
+        found = False
+        order = cc.order - 1
+        while order >= PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
+            if self.nr_free_blocks(z, order):
+                freelist = z.free_area[order][MIGRATE_MOVABLE]
+                for freepage in list(freelist):  # list_for_each_entry
+                    scanned, nr_scanned = nr_scanned, nr_scanned + 1
+                    if scanned >= limit:
+                        self.move_freelist_tail(freelist, freepage)
+                        break
+                    if freepage < high_pfn:
+                        if self.pb_skip[freepage >> PAGEBLOCK_ORDER]:
+                            continue
+                        self.move_freelist_tail(freelist, freepage)
+                        # update_fast_start_pfn()
+                        if cc.fast_start_pfn != ULONG_MAX:
+                            if not cc.fast_start_pfn:
+                                cc.fast_start_pfn = freepage
+                            cc.fast_start_pfn = min(cc.fast_start_pfn, freepage)
+                        pfn = max(pageblock_start_pfn(freepage), z.start)
+                        cc.fast_search_fail = 0
+                        found = True
+                        break
+            order -= 1
+        cc.total_migrate_scanned += nr_scanned
+        if not found:
+            cc.fast_search_fail += 1
+            # reinit_migrate_pfn()
+            if cc.fast_start_pfn and cc.fast_start_pfn != ULONG_MAX:
+                cc.migrate_pfn = cc.fast_start_pfn
+                cc.fast_start_pfn = ULONG_MAX
+            pfn = cc.migrate_pfn
+        return pfn
+
     def isolate_migratepages(self, cc: RefControl) -> bool:
         """One suitable pageblock per call; True when pages were isolated (§2.4)."""
         z = cc.zone
-        if self.v6 and not cc.ignore_skip_hint and cc.order > 3:
-            raise NotImplementedError("fast_find_migrateblock is not modelled here")
         low_pfn = cc.migrate_pfn
+        fast_find_block = False
+        if self.v6:
+            low_pfn = self.fast_find_migrateblock(cc)
+            fast_find_block = low_pfn != cc.migrate_pfn and not cc.fast_search_fail
         block_start = max(pageblock_start_pfn(low_pfn), z.start)
         block_end = pageblock_end_pfn(low_pfn)
         while block_end <= cc.free_pfn:
             if self.block_valid(z, block_start, block_end):
                 if self.v6:
                     first_visit = pageblock_aligned(low_pfn) or low_pfn == z.start
-                    if first_visit and not self.isolation_suitable(cc, block_start):
+                    if (
+                        first_visit
+                        and not fast_find_block
+                        and not self.isolation_suitable(cc, block_start)
+                    ):
                         pass
                     elif self.suitable_migration_source_618(cc, block_start):
+                        cc.migrate_pfn = low_pfn
                         low_pfn = self.isolate_migratepages_block(cc, low_pfn, block_end)
                         cc.migrate_pfn = low_pfn
                         break
                     else:
                         self.update_cached_migrate(cc, block_end)
                 elif self.isolation_suitable(cc, block_start) and (
-                    cc.mode != MIGRATE_ASYNC or self.block_mt(block_start) in (1, MIGRATE_CMA)
+                    cc.mode != MIGRATE_ASYNC
+                    or self.block_mt(block_start) in (MIGRATE_MOVABLE, MIGRATE_CMA)
                 ):
                     low_pfn = self.isolate_migratepages_block(cc, low_pfn, block_end)
                     break
+            fast_find_block = False
             low_pfn = block_end
             if self.v6:
                 cc.migrate_pfn = low_pfn
@@ -1037,6 +1267,112 @@ class ReferenceKernel:
             return block_mt in (MIGRATE_MOVABLE, MIGRATE_CMA)
         return block_mt == cc.migratetype
 
+    # -- metrics, suitability and deferral (§4.2, §2.8, §2.10) --------------------------------
+    def fragmentation_index(self, z: RefZone, order: int) -> int:
+        free_pages = total = suitable = 0
+        for o in range(MAX_ORDER):
+            n = self.nr_free_blocks(z, o)
+            free_pages += n << o
+            total += n
+            if o >= order:
+                suitable += n << (o - order)
+        if total == 0:
+            return 0
+        if suitable:
+            return -1000
+        return 1000 - (1000 + free_pages * 1000 // (1 << order)) // total
+
+    def trace_suitable(self, event: str, z: RefZone, order: int, ret: int) -> None:
+        self.emit(
+            event, f"node=0 zone={z.name:<8s} order={order} ret={status_name(ret, self.profile)}"
+        )
+
+    def compaction_suitable(
+        self, z: RefZone, order: int, wmark: int, async_costly_check: bool = False
+    ) -> int:
+        """4.8 compaction_suitable() (low watermark, traced for every result) or 6.18
+        compaction_suit_allocation_order() (SUCCESS untraced, the rest traced inside
+        compaction_suitable()). Returns SUCCESS (4.8 PARTIAL), SKIPPED or CONTINUE."""
+        threshold = self.sysctl["extfrag_threshold"]
+        if not self.v6:
+            if order == -1:
+                ret = COMPACT_CONTINUE
+            elif self.watermark_ok(z, order, z.wmark_low):
+                ret = COMPACT_SUCCESS
+            elif not self.watermark_ok(z, 0, z.wmark_low + (2 << order)):
+                ret = COMPACT_SKIPPED
+            else:
+                fi = self.fragmentation_index(z, order)
+                ret = COMPACT_NOT_SUITABLE_ZONE if 0 <= fi <= threshold else COMPACT_CONTINUE
+            self.trace_suitable("mm_compaction_suitable", z, order, ret)
+            return COMPACT_SKIPPED if ret == COMPACT_NOT_SUITABLE_ZONE else ret
+        if self.watermark_ok(z, order, wmark):
+            return COMPACT_SUCCESS
+        if async_costly_check and not self.watermark_ok(z, 0, wmark + (2 << order)):
+            # costly async request without ALLOC_CMA: SKIPPED before compaction_suitable()
+            return COMPACT_SKIPPED
+        watermark = wmark + (2 << order)
+        if order > PAGE_ALLOC_COSTLY_ORDER:
+            watermark += z.wmark_low - z.wmark_min
+        suitable = self.watermark_ok(z, 0, watermark)
+        if suitable:
+            ret = COMPACT_CONTINUE
+            if order > PAGE_ALLOC_COSTLY_ORDER:
+                fi = self.fragmentation_index(z, order)
+                if 0 <= fi <= threshold:
+                    suitable = False
+                    ret = COMPACT_NOT_SUITABLE_ZONE
+        else:
+            ret = COMPACT_SKIPPED
+        self.trace_suitable("mm_compaction_suitable", z, order, ret)
+        return COMPACT_CONTINUE if suitable else COMPACT_SKIPPED
+
+    def trace_defer(self, event: str, z: RefZone, order: int) -> None:
+        self.emit(
+            event,
+            f"node=0 zone={z.name:<8s} order={order} order_failed={z.order_failed} "
+            f"consider={z.considered} limit={1 << z.defer_shift}",
+        )
+
+    def defer_compaction(self, z: RefZone, order: int) -> None:
+        z.considered = 0
+        z.defer_shift += 1
+        if order < z.order_failed:
+            z.order_failed = order
+        if z.defer_shift > COMPACT_MAX_DEFER_SHIFT:
+            z.defer_shift = COMPACT_MAX_DEFER_SHIFT
+        self.trace_defer("mm_compaction_defer_compaction", z, order)
+
+    def compaction_deferred(self, z: RefZone, order: int) -> bool:
+        limit = 1 << z.defer_shift
+        if order < z.order_failed:
+            return False
+        z.considered += 1
+        if self.v6:
+            if z.considered >= limit:
+                z.considered = limit
+                return False
+        else:
+            if z.considered > limit:
+                z.considered = limit
+            if z.considered >= limit:
+                return False
+        self.trace_defer("mm_compaction_deferred", z, order)
+        return True
+
+    def compaction_defer_reset(self, z: RefZone, order: int, alloc_success: bool) -> None:
+        if alloc_success:
+            z.considered = 0
+            z.defer_shift = 0
+        if order >= z.order_failed:
+            z.order_failed = order + 1
+        self.trace_defer("mm_compaction_defer_reset", z, order)
+
+    def compaction_restarting(self, z: RefZone, order: int) -> bool:
+        if order < z.order_failed:
+            return False
+        return z.defer_shift == COMPACT_MAX_DEFER_SHIFT and z.considered >= 1 << z.defer_shift
+
     # -- compact_zone (§2.3, §2.7) ----------------------------------------------------------------
     def scanners_met(self, cc: RefControl) -> bool:
         return (cc.free_pfn >> PAGEBLOCK_ORDER) <= (cc.migrate_pfn >> PAGEBLOCK_ORDER)
@@ -1045,37 +1381,78 @@ class ReferenceKernel:
         z.cached_migrate_pfn = [z.start, z.start]
         z.cached_free_pfn = pageblock_start_pfn(z.end - 1)
 
-    def compact_finished(self, cc: RefControl) -> int:
+    def fallback_claimable(self, z: RefZone, order: int, mt: int) -> bool:
+        """find_suitable_fallback(area, order, mt, only_stealable/claimable = true) != -1:
+        can_steal_fallback() / should_try_claim_block(), then a non-empty fallback list."""
+        if not (order >= PAGEBLOCK_ORDER // 2 or mt in (MIGRATE_UNMOVABLE, 2)):
+            return False
+        if self.nr_free_blocks(z, order) == 0:
+            return False
+        return any(z.free_area[order][fmt] for fmt in FALLBACKS[mt])
+
+    def _compact_finished(self, cc: RefControl) -> int:
         z = cc.zone
         if not self.v6 and cc.contended:
-            ret = COMPACT_CONTENDED
-        elif self.scanners_met(cc):
+            return COMPACT_CONTENDED
+        if self.scanners_met(cc):
             self.reset_cached_positions(z)
             if cc.direct:
                 z.blockskip_flush = True
-            ret = COMPACT_COMPLETE if cc.whole_zone else COMPACT_PARTIAL_SKIPPED
-        elif cc.order == -1:
-            ret = COMPACT_CONTINUE
-        else:
-            raise NotImplementedError("only compact_memory (order -1) is modelled here")
-        self.emit(
-            "mm_compaction_finished",
-            f"node=0 zone={z.name:<8s} order={cc.order} ret={status_name(ret, self.profile)}",
-        )
+            return COMPACT_COMPLETE if cc.whole_zone else COMPACT_PARTIAL_SKIPPED
+        if cc.order == -1:
+            return COMPACT_CONTINUE
+        if self.v6:
+            if not pageblock_aligned(cc.migrate_pfn):
+                return COMPACT_CONTINUE
+        elif not self.watermark_ok(z, cc.order, z.wmark_low):
+            return COMPACT_CONTINUE
+        for order in range(cc.order, MAX_ORDER):
+            if z.free_area[order][cc.migratetype]:
+                return COMPACT_SUCCESS
+            if self.fallback_claimable(z, order, cc.migratetype):
+                return COMPACT_SUCCESS
+        if self.v6 and cc.contended:
+            return COMPACT_CONTENDED
+        return COMPACT_NO_SUITABLE_PAGE
+
+    def compact_finished(self, cc: RefControl) -> int:
+        ret = self._compact_finished(cc)
+        self.trace_suitable("mm_compaction_finished", cc.zone, cc.order, ret)
         return COMPACT_CONTINUE if ret == COMPACT_NO_SUITABLE_PAGE else ret
+
+    def drain_local_pages(self, z: RefZone) -> None:
+        count = self.pcp_count(z)
+        if count:
+            self.free_pcppages_bulk(z, count)
 
     def compact_zone(self, cc: RefControl) -> int:
         z = cc.zone
+        cc.total_migrate_scanned = 0
+        cc.total_free_scanned = 0
+        cc.nr_migratepages = 0
+        cc.nr_freepages = 0
         if not self.v6:
-            # 4.8 compact_zone() calls compaction_suitable() for every order; for
-            # order -1 __compaction_suitable() returns CONTINUE and the tracepoint fires
-            assert cc.order == -1
-            self.emit(
-                "mm_compaction_suitable",
-                f"node=0 zone={z.name:<8s} order={cc.order} ret={status_name(COMPACT_CONTINUE, self.profile)}",
+            # 4.8 calls compaction_suitable() for every order (order -1: CONTINUE, traced)
+            ret = self.compaction_suitable(z, cc.order, z.wmark_low)
+            if ret in (COMPACT_SUCCESS, COMPACT_SKIPPED):
+                return ret
+        elif cc.order != -1:
+            # ALLOC_CMA comes with movable requests (gfp_to_alloc_flags_cma, CONFIG_CMA)
+            async_costly = (
+                cc.order > PAGE_ALLOC_COSTLY_ORDER
+                and cc.mode == MIGRATE_ASYNC
+                and cc.migratetype != MIGRATE_MOVABLE
             )
+            ret = self.compaction_suitable(z, cc.order, cc.wmark, async_costly)
+            if ret != COMPACT_CONTINUE:
+                return ret
+        if self.compaction_restarting(z, cc.order):
+            if self.v6:
+                raise NotImplementedError("6.18 __reset_isolation_suitable is not modelled here")
+            self.reset_isolation_suitable_48(z)
         start_pfn, end_pfn = z.start, z.end
         sync = 1 if cc.mode != MIGRATE_ASYNC else 0
+        cc.fast_start_pfn = 0
         if self.v6 and cc.whole_zone:
             cc.migrate_pfn = start_pfn
             cc.free_pfn = pageblock_start_pfn(end_pfn - 1)
@@ -1095,6 +1472,7 @@ class ReferenceKernel:
                 cc.whole_zone = True
         cc.last_migrated_pfn = 0
         last_migrated_pfn = 0  # 6.18 keeps it in a local
+        update_cached = not sync and z.cached_migrate_pfn[0] == z.cached_migrate_pfn[1]
         self.emit(
             "mm_compaction_begin",
             f"zone_start={start_pfn:#x} migrate_pfn={cc.migrate_pfn:#x} free_pfn={cc.free_pfn:#x} "
@@ -1108,30 +1486,60 @@ class ReferenceKernel:
                 cc.finish_pageblock = pageblock_start_pfn(last_migrated_pfn) == (
                     pageblock_start_pfn(cc.migrate_pfn)
                 )
-            if not self.isolate_migratepages(cc):
-                continue  # ISOLATE_NONE -> check_drain (no drain for order -1)
-            if self.v6:
-                last_migrated_pfn = max(z.start, pageblock_start_pfn(cc.migrate_pfn - 1))
-            nr_all = cc.nr_migratepages
-            if self.v6:
-                err, nr_succeeded = self.migrate_pages_618(cc)
-                self.emit(
-                    "mm_compaction_migratepages",
-                    f"nr_migrated={nr_succeeded} nr_failed={nr_all - nr_succeeded}",
-                )
-            else:
-                err, _ = self.migrate_pages_48(cc)
-                nr_failed = err if err >= 0 else len(cc.migratepages)
-                self.emit(
-                    "mm_compaction_migratepages",
-                    f"nr_migrated={nr_all - nr_failed} nr_failed={nr_failed}",
-                )
-            cc.nr_migratepages = 0
-            if err:
-                self.putback_movable_pages(cc)
-                if err == ENOMEM and not self.scanners_met(cc):
-                    ret = COMPACT_CONTENDED
-                    break
+            aborted = False
+            while True:  # the rescan label
+                if not self.isolate_migratepages(cc):
+                    if self.v6 and update_cached:
+                        z.cached_migrate_pfn[1] = z.cached_migrate_pfn[0]
+                    break  # ISOLATE_NONE -> check_drain
+                if self.v6:
+                    update_cached = False
+                    last_migrated_pfn = max(z.start, pageblock_start_pfn(cc.migrate_pfn - 1))
+                nr_all = cc.nr_migratepages
+                if self.v6:
+                    err, nr_succeeded = self.migrate_pages_618(cc)
+                    self.emit(
+                        "mm_compaction_migratepages",
+                        f"nr_migrated={nr_succeeded} nr_failed={nr_all - nr_succeeded}",
+                    )
+                else:
+                    err, _ = self.migrate_pages_48(cc)
+                    nr_failed = err if err >= 0 else len(cc.migratepages)
+                    self.emit(
+                        "mm_compaction_migratepages",
+                        f"nr_migrated={nr_all - nr_failed} nr_failed={nr_failed}",
+                    )
+                cc.nr_migratepages = 0
+                if err:
+                    self.putback_movable_pages(cc)
+                    if err == ENOMEM and not self.scanners_met(cc):
+                        ret = COMPACT_CONTENDED
+                        aborted = True
+                        break
+                    if self.v6:
+                        if (
+                            not pageblock_aligned(cc.migrate_pfn)
+                            and not cc.ignore_skip_hint
+                            and not cc.finish_pageblock
+                            and cc.mode < MIGRATE_SYNC
+                        ):
+                            cc.finish_pageblock = True
+                            if cc.order == PAGEBLOCK_ORDER:
+                                last_migrated_pfn = 0
+                            continue  # goto rescan
+                    elif cc.direct and cc.mode == MIGRATE_ASYNC:
+                        cc.migrate_pfn = block_end_pfn(cc.migrate_pfn - 1, cc.order)
+                        cc.last_migrated_pfn = 0
+                break
+            if aborted:
+                break
+            # check_drain
+            last = last_migrated_pfn if self.v6 else cc.last_migrated_pfn
+            if cc.order > 0 and last:
+                if last < block_start_pfn(cc.migrate_pfn, cc.order):
+                    self.drain_local_pages(z)
+                    last_migrated_pfn = 0
+                    cc.last_migrated_pfn = 0
         # out: release the isolated free pages, move the cached free pfn back
         if cc.nr_freepages > 0:
             high = self.release_freepages(cc)
@@ -1147,6 +1555,7 @@ class ReferenceKernel:
             f"zone_start={start_pfn:#x} migrate_pfn={cc.migrate_pfn:#x} free_pfn={cc.free_pfn:#x} "
             f"zone_end={end_pfn:#x}, mode={mode_trace(cc.mode)} status={status_name(ret, self.profile)}",
         )
+        assert not cc.migratepages
         return ret
 
     def reset_isolation_suitable_48(self, z: RefZone) -> None:
@@ -1173,8 +1582,126 @@ class ReferenceKernel:
                 whole_zone=self.v6,
             )
             self.compact_zone(cc)
-            assert not cc.migratepages
             assert not cc.freepages and not any(cc.freepages_by_order)
+
+    # -- kcompactd (§2.12) ------------------------------------------------------------------------
+    def wmark_for_kcompactd(self, z: RefZone) -> int:
+        return z.wmark_min if self.v6 else z.wmark_low
+
+    def kcompactd_node_suitable(self) -> bool:
+        for z in self.zones:
+            if not z.present:
+                continue
+            wmark = self.wmark_for_kcompactd(z)
+            if self.compaction_suitable(z, self.kcompactd_max_order, wmark) == COMPACT_CONTINUE:
+                return True
+        return False
+
+    def wakeup_kcompactd(self, order: int) -> bool:
+        """wakeup_kcompactd() with kcompactd asleep. Returns True if it was woken."""
+        if order <= 0:
+            return False
+        self.kcompactd_max_order = max(self.kcompactd_max_order, order)
+        if not self.kcompactd_node_suitable():
+            return False
+        self.emit(
+            "mm_compaction_wakeup_kcompactd",
+            f"nid=0 order={order} classzone_idx={self.zones[-1].name:<8s}",
+        )
+        return True
+
+    def kcompactd_do_work(self) -> None:
+        order = self.kcompactd_max_order
+        top = self.zones[-1].name
+        self.emit("mm_compaction_kcompactd_wake", f"nid=0 order={order} classzone_idx={top:<8s}")
+        self.count("compact_daemon_wake")
+        # one compact_control for every zone, as in the kernel
+        cc = RefControl(
+            zone=self.zones[0],
+            order=order,
+            mode=MIGRATE_SYNC_LIGHT,
+            migratetype=MIGRATE_UNMOVABLE,  # 4.8 gfp_mask 0, 6.18 GFP_KERNEL
+            ignore_skip_hint=not self.v6,
+            whole_zone=False,
+            search_order=order,
+        )
+        for z in self.zones:
+            if not z.present:
+                continue
+            if self.compaction_deferred(z, order):
+                continue
+            cc.wmark = self.wmark_for_kcompactd(z)
+            if self.compaction_suitable(z, order, cc.wmark) != COMPACT_CONTINUE:
+                continue
+            cc.zone = z
+            if not self.v6:
+                cc.freepages = []
+                cc.migratepages = []
+            status = self.compact_zone(cc)
+            if self.v6:
+                if status == COMPACT_SUCCESS:
+                    self.compaction_defer_reset(z, order, False)
+                elif status in (COMPACT_PARTIAL_SKIPPED, COMPACT_COMPLETE):
+                    self.drain_local_pages(z)
+                    self.defer_compaction(z, order)
+                self.count("compact_daemon_migrate_scanned", cc.total_migrate_scanned)
+                self.count("compact_daemon_free_scanned", cc.total_free_scanned)
+            elif self.watermark_ok(z, order, z.wmark_low):
+                self.compaction_defer_reset(z, order, False)
+            elif status in (COMPACT_PARTIAL_SKIPPED, COMPACT_COMPLETE):
+                self.defer_compaction(z, order)
+        if self.kcompactd_max_order <= order:
+            self.kcompactd_max_order = 0
+        self.emit("mm_compaction_kcompactd_sleep", "nid=0")
+
+    # -- direct compaction (§2.2) ------------------------------------------------------------------
+    def try_to_compact_pages(self, order: int, migratetype: int, prio: int) -> int:
+        """try_to_compact_pages() for one priority: zones from the highest down, deferral
+        (6.18: not at MIN_COMPACT_PRIORITY), compact_zone_order(), stop when the
+        allocation should succeed (4.8: low watermark ok; 6.18: COMPACT_SUCCESS)."""
+        prio_async = 2 if self.v6 else 1
+        gfp = "GFP_TRANSHUGE_LIGHT" if self.v6 else "0x24202ca"
+        self.emit(
+            "mm_compaction_try_to_compact_pages", f"order={order} gfp_mask={gfp} priority={prio}"
+        )
+        rc = COMPACT_SKIPPED
+        for z in reversed(self.zones):
+            if not z.present:
+                continue
+            if (not self.v6 or prio > 0) and self.compaction_deferred(z, order):
+                rc = max(rc, COMPACT_DEFERRED)
+                continue
+            full = self.v6 and prio == 0  # MIN_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_FULL
+            cc = RefControl(
+                zone=z,
+                order=order,
+                mode=MIGRATE_ASYNC if prio == prio_async else MIGRATE_SYNC_LIGHT,
+                migratetype=migratetype,
+                ignore_skip_hint=full,
+                whole_zone=full,
+                direct=True,
+                memalloc=True,
+                search_order=order,
+                wmark=z.wmark_min if self.v6 else z.wmark_low,
+                ignore_block_suitable=full,
+            )
+            status = self.compact_zone(cc)
+            rc = max(rc, status)
+            if self.v6:
+                stop = status == COMPACT_SUCCESS
+            else:
+                stop = self.watermark_ok(z, order, z.wmark_low)
+            if stop:
+                self.compaction_defer_reset(z, order, False)
+                break
+            if prio != prio_async and status in (COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED):
+                self.defer_compaction(z, order)
+        return rc
+
+    def kcompactd_wake(self, order: int) -> None:
+        """A kcompactd_wake timeline event: wake the (sleeping) daemon, let it work."""
+        if self.wakeup_kcompactd(order):
+            self.kcompactd_do_work()
 
     # -- views for comparison ------------------------------------------------------------------
     def free_lists(self) -> dict[tuple[str, int, int], list[int]]:
@@ -1229,6 +1756,13 @@ def compact_memory_reference(sim: Simulation) -> ReferenceKernel:
     return ref
 
 
+def kcompactd_reference(sim: Simulation, order: int) -> ReferenceKernel:
+    """Run a kcompactd wake-up for `order` in the reference from `sim`'s current state."""
+    ref = ReferenceKernel(sim)
+    ref.kcompactd_wake(order)
+    return ref
+
+
 def run_reference(scenario_dict: dict, seed: int, profile: str) -> float:
     """Build the scenario and time a full compact_memory in the reference (seconds).
 
@@ -1249,5 +1783,6 @@ __all__ = [
     "engine_pcp_lists",
     "engine_trace",
     "engine_violations",
+    "kcompactd_reference",
     "run_reference",
 ]

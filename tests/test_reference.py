@@ -24,6 +24,7 @@ from tests.reference_compaction import (
     engine_pcp_lists,
     engine_trace,
     engine_violations,
+    kcompactd_reference,
 )
 
 
@@ -40,6 +41,7 @@ def scenario(
     zones: list | None = None,
     pcp_high: int | None = None,
     pcp_batch: int | None = None,
+    kcompactd_order: int | None = None,
 ) -> dict:
     memory: dict = {"zones": zones or [{"name": "Normal", "pages": blocks * 512}], "pcp": pcp}
     if pcp_high:
@@ -55,15 +57,23 @@ def scenario(
         "layout": layout,
         "drivers": drivers or [],
         "lru_eagain_rate": lru_eagain_rate,
-        "kcompactd": False,
+        "kcompactd": kcompactd_order is not None,
         "sysctl": {"compaction_proactiveness": 0},
-        "timeline": [{"at_ms": 0, "action": "compact_memory"}],
+        "timeline": [
+            {"at_ms": 0, "action": "compact_memory"}
+            if kcompactd_order is None
+            else {"at_ms": 0, "action": "kcompactd_wake", "order": kcompactd_order}
+        ],
     }
 
 
 def run_both(raw: dict, seed: int) -> tuple[Simulation, ReferenceKernel]:
     sim = Simulation(Scenario.from_dict(raw), seed=seed, profile=raw["profile"])
-    ref = compact_memory_reference(sim)
+    (event,) = raw["timeline"]
+    if event["action"] == "kcompactd_wake":
+        ref = kcompactd_reference(sim, event["order"])
+    else:
+        ref = compact_memory_reference(sim)
     n = 0
     while not sim.done:
         sim.step(256)
@@ -193,7 +203,7 @@ def test_forget_clear_movable_matches_reference_in_v48() -> None:
     assert any(mode == "forget_clear_movable" for _, mode in ref.violations)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     profile=st.sampled_from(PROFILES),
     blocks=st.integers(2, 16),
@@ -206,6 +216,7 @@ def test_forget_clear_movable_matches_reference_in_v48() -> None:
     locked=st.floats(0.0, 0.2),
     writeback=st.floats(0.0, 0.2),
     lru_eagain=st.sampled_from([0.0, 0.0, 0.2]),
+    kcompactd_order=st.sampled_from([None, None, 9, 9, 4, 2, 10]),
     seed=st.integers(0, 2**16),
 )
 def test_random_small_zones_match_reference(
@@ -220,9 +231,11 @@ def test_random_small_zones_match_reference(
     locked,
     writeback,
     lru_eagain,
+    kcompactd_order,
     seed,
 ) -> None:
-    """Generated fragmented layouts of 2-16 pageblocks agree with the reference (§1-§3)."""
+    """Generated fragmented layouts of 2-16 pageblocks agree with the reference, for
+    compact_memory and for kcompactd wake-ups of several orders (§1-§3, §2.12)."""
     drivers = []
     if driver_pages:
         drivers.append(
@@ -237,6 +250,96 @@ def test_random_small_zones_match_reference(
         drivers=drivers,
         flags={"locked": locked, "writeback": writeback, "dirty": 0.1},
         lru_eagain_rate=lru_eagain,
+        kcompactd_order=kcompactd_order,
     )
     sim, ref = run_both(raw, seed)
     assert_agree(sim, ref)
+
+
+KCOMPACTD_CASES = {
+    "fragmented LRU zone": dict(free=0.4, fragmentation=0.95, blocks=8),
+    "fragmented, pcp off": dict(free=0.4, fragmentation=0.95, blocks=8, pcp="off"),
+    "little free memory": dict(free=0.12, fragmentation=1.0, blocks=8),
+    "mixed kinds and flags": dict(
+        free=0.35,
+        blocks=12,
+        flags={"locked": 0.1, "writeback": 0.1, "dirty": 0.2},
+        mix={"anon": 0.5, "file": 0.3, "unmovable": 0.1, "reclaimable": 0.1},
+    ),
+    "driver with -EAGAIN and -EBUSY": dict(
+        free=0.4,
+        blocks=8,
+        drivers=[{"name": "drv", "pages": 300, "migrate": {"EAGAIN": 0.3, "EBUSY": 0.1}}],
+    ),
+    "two zones": dict(
+        free=0.4,
+        zones=[{"name": "DMA32", "pages": 2048}, {"name": "Normal", "pages": 4096}],
+    ),
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("case", list(KCOMPACTD_CASES))
+@pytest.mark.parametrize("order", [9, 4])
+def test_kcompactd_matches_reference(case: str, profile: str, order: int) -> None:
+    """A kcompactd wake-up (§2.12: SYNC_LIGHT, deferral, suitability §2.8, compact_finished
+    §2.7, and in 6.18 the fast free-list searches §2.4/§2.6) agrees with the reference."""
+    sim, ref = run_both(scenario(profile, kcompactd_order=order, **KCOMPACTD_CASES[case]), seed=5)
+    assert_agree(sim, ref)
+
+
+def engine_try_to_compact_pages(sim: Simulation, order: int, mt: int, prio: int) -> int:
+    """Drive the engine's direct-compaction job for one priority and stop before the
+    allocation and retry logic of the slow path (which is the allocator, not compaction)."""
+    from simulator.engine import Job
+
+    zones = [z.index for z in reversed(sim.k.mem.zones) if z.present]
+    job = Job("direct", zones, order=order, migratetype=mt, prio=prio)
+    sim._direct_done = lambda job: None
+    sim.jobs = [job]
+    n = 0
+    while job in sim.jobs:
+        sim._advance_job(job)
+        n += 1
+        assert n < 1_000_000
+    return job.rc
+
+
+DIRECT_CASES = {
+    "fragmented LRU zone": dict(free=0.4, fragmentation=0.95, blocks=8),
+    "pcp off": dict(free=0.4, fragmentation=0.95, blocks=8, pcp="off"),
+    "locked, dirty and writeback pages": dict(
+        free=0.4, blocks=8, flags={"locked": 0.1, "writeback": 0.1, "dirty": 0.3}
+    ),
+    "unmovable pollution": dict(
+        free=0.35,
+        blocks=12,
+        mix={"anon": 0.5, "file": 0.2, "unmovable": 0.2, "reclaimable": 0.1},
+    ),
+    "driver with -EAGAIN and -EBUSY": dict(
+        free=0.4,
+        blocks=8,
+        drivers=[{"name": "drv", "pages": 300, "migrate": {"EAGAIN": 0.3, "EBUSY": 0.1}}],
+    ),
+    "two zones": dict(
+        free=0.4, zones=[{"name": "DMA32", "pages": 2048}, {"name": "Normal", "pages": 4096}]
+    ),
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("case", list(DIRECT_CASES))
+@pytest.mark.parametrize("mt", [1, 0])
+def test_direct_compaction_matches_reference(case: str, profile: str, mt: int) -> None:
+    """try_to_compact_pages at order 9 (§2.2: ASYNC with skip_on_failure and PF_MEMALLOC,
+    then SYNC_LIGHT, deferral §2.10) agrees with the reference priority by priority."""
+    raw = scenario(profile, **DIRECT_CASES[case])
+    raw["timeline"] = []
+    sim = Simulation(Scenario.from_dict(raw), seed=9, profile=profile)
+    ref = ReferenceKernel(sim)
+    prios = [2, 1, 1] if profile == "v6.18" else [1, 0, 0]
+    for prio in prios:
+        rc_engine = engine_try_to_compact_pages(sim, 9, mt, prio)
+        rc_ref = ref.try_to_compact_pages(9, mt, prio)
+        assert_agree(sim, ref)
+        assert rc_engine == rc_ref
