@@ -136,8 +136,12 @@
     socket.onopen = function () {
       retry = 500;
       window.pagemig.connected = true;
-      // Reconnecting: the server sends a keyframe, then deltas continue from it.
-      send({ op: "subscribe" });
+      // Reconnecting: the server sends a keyframe, then deltas continue from it. A share
+      // link's view state may name the position its replay opens at.
+      var state = view.dataset.viewState ? JSON.parse(view.dataset.viewState) : {};
+      var sub = { op: "subscribe" };
+      if (typeof state.position === "number" && state.position >= 0) sub.from_seq = Math.floor(state.position);
+      send(sub);
     };
     socket.onmessage = function (ev) {
       if (typeof ev.data === "string") onJson(JSON.parse(ev.data));
