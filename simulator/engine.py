@@ -320,6 +320,13 @@ class Simulation:
         k = self.k
         self.tick_count += 1
         k.time_ns += COST_TICK
+        if not self.tick_count & 1023:
+            # free lists remove lazily; drop dead entries now and then so they stay ~4 B a block
+            mem = k.mem
+            for z in mem.zones:
+                for row in z.free_area:
+                    for fl in row:
+                        fl.maybe_gc(mem.f, mem.a, mem.t)
         self._fire_due_events()
         if not self.jobs:
             if self._proactive_due():

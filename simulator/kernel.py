@@ -71,7 +71,7 @@ VMSTAT_618 = (
     "compact_daemon_free_scanned",
 )
 
-TRACE_KEEP = 200_000  # trace lines kept for /sys/kernel/tracing/trace style reports
+TRACE_KEEP = 100_000  # trace lines kept for /sys/kernel/tracing/trace style reports
 
 # Simulated cost model (ns): documented in docs/engine.md
 COST_TICK = 1_000
