@@ -256,6 +256,7 @@ class RefControl:
     fast_start_pfn: int = 0  # ULONG_MAX is written as -1
     wmark: int = 0  # the watermark of alloc_flags (6.18), for suitability
     ignore_block_suitable: bool = False
+    proactive: bool = False
 
 
 ULONG_MAX = -1
@@ -1408,6 +1409,19 @@ class ReferenceKernel:
             return -1000
         return 1000 - (1000 + free_pages * 1000 // (1 << order)) // total
 
+    def fragmentation_score_zone(self, z: RefZone) -> int:
+        """extfrag_for_order(zone, COMPACTION_HPAGE_ORDER) (§4.4, §2.13)."""
+        order = PAGEBLOCK_ORDER
+        free_pages = suitable = 0
+        for o in range(MAX_ORDER):
+            n = self.nr_free_blocks(z, o)
+            free_pages += n << o
+            if o >= order:
+                suitable += n << (o - order)
+        if free_pages == 0:
+            return 0
+        return (free_pages - (suitable << order)) * 100 // free_pages
+
     def trace_suitable(self, event: str, z: RefZone, order: int, ret: int) -> None:
         self.emit(
             event, f"node=0 zone={z.name:<8s} order={order} ret={status_name(ret, self.profile)}"
@@ -1525,6 +1539,13 @@ class ReferenceKernel:
             if cc.direct:
                 z.blockskip_flush = True
             return COMPACT_COMPLETE if cc.whole_zone else COMPACT_PARTIAL_SKIPPED
+        if self.v6 and cc.proactive:
+            # kswapd is never running here; stop once the zone's own (unweighted) score is
+            # at or below the low watermark (§2.13)
+            score = self.fragmentation_score_zone(z)
+            wmark_low = 100 - self.sysctl["compaction_proactiveness"]
+            ret = COMPACT_CONTINUE if score > wmark_low else COMPACT_SUCCESS
+            return COMPACT_CONTENDED if cc.contended else ret
         if cc.order == -1:
             return COMPACT_CONTINUE
         if self.v6:
@@ -1719,6 +1740,26 @@ class ReferenceKernel:
             )
             self.compact_zone(cc)
             assert not cc.freepages and not any(cc.freepages_by_order)
+
+    def proactive_compact_node(self) -> None:
+        """6.18 compact_node(pgdat, proactive=true): order -1, SYNC_LIGHT, ignore_skip_hint,
+        whole_zone, one compact_control for all zones (§2.2, §2.13)."""
+        cc = RefControl(
+            zone=self.zones[0],
+            order=-1,
+            mode=MIGRATE_SYNC_LIGHT,
+            migratetype=MIGRATE_UNMOVABLE,
+            ignore_skip_hint=True,
+            whole_zone=True,
+            proactive=True,
+        )
+        for z in self.zones:
+            if not z.present:
+                continue
+            cc.zone = z
+            self.compact_zone(cc)
+            self.count("compact_daemon_migrate_scanned", cc.total_migrate_scanned)
+            self.count("compact_daemon_free_scanned", cc.total_free_scanned)
 
     # -- kcompactd (§2.12) ------------------------------------------------------------------------
     def wmark_for_kcompactd(self, z: RefZone) -> int:

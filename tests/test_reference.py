@@ -94,7 +94,10 @@ def first_difference(a: np.ndarray, b: list, mask: np.ndarray | None = None) -> 
 
 
 def assert_agree(sim: Simulation, ref: ReferenceKernel) -> None:
+    from simulator.kernel import TRACE_KEEP
+
     mem = sim.k.mem
+    assert len(sim.k.trace_lines) < TRACE_KEEP, "the engine's trace ring wrapped"
     # trace first: the earliest divergence is the most useful message
     et, rt = engine_trace(sim), ref.trace
     for i, (e, r) in enumerate(zip(et, rt, strict=False)):
@@ -338,6 +341,7 @@ DIRECT_CASES = {
     "two zones": dict(
         free=0.4, zones=[{"name": "DMA32", "pages": 2048}, {"name": "Normal", "pages": 4096}]
     ),
+    "mostly free, pcp off": dict(free=0.75, fragmentation=0.6, blocks=8, pcp="off"),
 }
 
 
@@ -346,7 +350,8 @@ DIRECT_CASES = {
 @pytest.mark.parametrize("mt", [1, 0])
 def test_direct_compaction_matches_reference(case: str, profile: str, mt: int) -> None:
     """try_to_compact_pages at order 9 (§2.2: ASYNC with skip_on_failure and PF_MEMALLOC,
-    then SYNC_LIGHT, deferral §2.10) agrees with the reference priority by priority."""
+    then SYNC_LIGHT, deferral §2.10, 6.18 compaction_capture §3.2) agrees with the
+    reference priority by priority."""
     raw = scenario(profile, **DIRECT_CASES[case])
     raw["timeline"] = []
     sim = Simulation(Scenario.from_dict(raw), seed=9, profile=profile)
@@ -373,3 +378,27 @@ def test_bench_layout_of_256_mib_matches_reference(profile: str) -> None:
         sim.step(4096)
     assert_agree(sim, ref)
     assert ref.vmstat["pgmigrate_success"] > 10_000
+
+
+@pytest.mark.parametrize("proactiveness", [20, 60, 90])
+@pytest.mark.parametrize("case", ["fragmented LRU zone", "two zones", "mostly free, pcp off"])
+def test_proactive_compaction_matches_reference(case: str, proactiveness: int) -> None:
+    """6.18 proactive compaction (§2.13: compact_node(proactive), SYNC_LIGHT, stopping per
+    zone once the unweighted score is at or below 100 - proactiveness) agrees with the
+    reference, daemon scan counters included (§2.15)."""
+    from simulator.engine import Job
+
+    raw = scenario("v6.18", **DIRECT_CASES[case])
+    raw["timeline"] = []
+    raw["sysctl"]["compaction_proactiveness"] = proactiveness
+    sim = Simulation(Scenario.from_dict(raw), seed=3, profile="v6.18")
+    ref = ReferenceKernel(sim)
+    zones = [z.index for z in sim.k.mem.zones if z.present]
+    job = Job("proactive", zones, stats={"prev_score": sim.c.fragmentation_score_node()})
+    sim.jobs = [job]
+    while job in sim.jobs:
+        sim._advance_job(job)
+    ref.proactive_compact_node()
+    assert_agree(sim, ref)
+    ends = [text for event, text in ref.trace if event == "mm_compaction_end"]
+    assert ends, "no compact_zone ran"
