@@ -52,7 +52,6 @@ from .constants import (
     MIGRATE_CMA,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
-    MIGRATE_PCPTYPES,
     MIGRATE_SYNC,
     MIGRATE_SYNC_LIGHT,
     MR_COMPACTION,
@@ -1147,10 +1146,9 @@ class Compactor:
                 fa[code & 0xF][code >> 4].removed()
             for pfn, order in zip(take.tolist(), orders[:count].tolist(), strict=True):
                 if order >= PAGEBLOCK_ORDER - 1:
-                    last = pfn + (1 << order) - 1
-                    for blk in range(pfn >> PAGEBLOCK_ORDER, (last >> PAGEBLOCK_ORDER) + 1):
-                        if mem.pb_mt[blk] < MIGRATE_PCPTYPES:
-                            mem.pb_mt[blk] = MIGRATE_MOVABLE
+                    # after all the takes of this run: the free pages it moves to the list
+                    # tails are the ones the run did not take, in the same order
+                    mem.retype_isolated(z, pfn, order)
                 out.append((pfn, order))
             cc.nr_freepages += total
         pfn = min(final, end)

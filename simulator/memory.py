@@ -365,8 +365,10 @@ class Memory:
         p = start
         while p < end:
             if self.f[p] & F_BUDDY:
+                # 4.8 move_freepages(): list_move() to the head; 6.18 move_to_free_list():
+                # list_move_tail()
                 order, _ = self._del_from_list(z, p)
-                self._add_to_list(z, p, order, new_mt, False)
+                self._add_to_list(z, p, order, new_mt, self.v6)
                 moved += 1 << order
                 p += 1 << order
             else:
@@ -490,11 +492,23 @@ class Memory:
                 return 0
         self._del_from_list(z, pfn)
         if order >= PAGEBLOCK_ORDER - 1:
-            end = pfn + (1 << order) - 1
-            for blk in range(pfn >> PAGEBLOCK_ORDER, (end >> PAGEBLOCK_ORDER) + 1):
-                if self.pb_mt[blk] < MIGRATE_PCPTYPES or self.pb_mt[blk] == MIGRATE_MOVABLE:
-                    self.pb_mt[blk] = MIGRATE_MOVABLE
+            self.retype_isolated(z, pfn, order)
         return 1 << order
+
+    def retype_isolated(self, z: Zone, pfn: int, order: int) -> None:
+        """__isolate_free_page() of at least half a pageblock makes its pageblock(s)
+        MOVABLE: 4.8 sets the type of any block but ISOLATE or CMA; 6.18 calls
+        move_freepages_block() on mergeable blocks, which also moves the block's other
+        free pages to the tails of the MOVABLE lists (§2.6)."""
+        last = pfn + (1 << order) - 1
+        for blk in range(pfn >> PAGEBLOCK_ORDER, (last >> PAGEBLOCK_ORDER) + 1):
+            mt = self.pb_mt[blk]
+            if self.v6:
+                if mt < MIGRATE_PCPTYPES:
+                    self.move_freepages_block(z, blk << PAGEBLOCK_ORDER, MIGRATE_MOVABLE)
+                    self.pb_mt[blk] = MIGRATE_MOVABLE
+            elif mt not in (MIGRATE_ISOLATE, MIGRATE_CMA):
+                self.pb_mt[blk] = MIGRATE_MOVABLE
 
     # -- metrics (§4) ------------------------------------------------------------
     def contig_info(self, z: Zone, suitable_order: int) -> tuple[int, int, int]:
