@@ -310,6 +310,7 @@ class ReferenceKernel:
                 )
             )
         self.kcompactd_max_order = 0
+        self.next_token = k.next_token
         # 6.18 current->capture_control of a direct compactor: zone, order, migratetype
         # and the captured page (None until compaction_capture() takes one)
         self.capc: dict | None = None
@@ -521,12 +522,221 @@ class ReferenceKernel:
             while p < end:
                 bmt = self.pb_mt[p >> PAGEBLOCK_ORDER]
                 if self.v6:
+                    # move_freepages_block(zone, page, mt, MIGRATE_MOVABLE) for mergeable
+                    # blocks: the block's other free pages go to the MOVABLE list tails
                     if bmt < MIGRATE_PCPTYPES:
+                        self.move_freepages_block(z, p, MIGRATE_MOVABLE)
                         self.pb_mt[p >> PAGEBLOCK_ORDER] = MIGRATE_MOVABLE
                 elif bmt not in (MIGRATE_ISOLATE, MIGRATE_CMA):
                     self.pb_mt[p >> PAGEBLOCK_ORDER] = MIGRATE_MOVABLE
                 p += PAGEBLOCK_NR_PAGES
         return 1 << order
+
+    # -- the page allocator (§3.3, §3.4, §3.5) -----------------------------------------------
+    def expand(self, z: RefZone, pfn: int, low: int, high: int, mt: int) -> None:
+        """expand(): halve the block, the upper half of each split to the list head."""
+        size = 1 << high
+        while high > low:
+            high -= 1
+            size >>= 1
+            self.add_to_free_list(z, pfn + size, high, mt, False)
+
+    def rmqueue_smallest(self, z: RefZone, order: int, mt: int) -> int:
+        for o in range(order, MAX_ORDER):
+            lst = z.free_area[o][mt]
+            if lst:
+                pfn = lst.first()
+                self.del_from_free_list(z, pfn)
+                self.expand(z, pfn, order, o, mt)
+                return pfn
+        return -1
+
+    def trace_extfrag(self, pfn: int, order: int, forder: int, start_mt: int, fmt: int) -> None:
+        change = start_mt == self.block_mt(pfn)  # TP_fast_assign of mm_page_alloc_extfrag
+        pfn_txt = f"{pfn:#x}" if self.v6 else f"{pfn}"
+        self.emit(
+            "mm_page_alloc_extfrag",
+            f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} "
+            f"fallback_order={forder} pageblock_order={PAGEBLOCK_ORDER} "
+            f"alloc_migratetype={start_mt} fallback_migratetype={fmt} "
+            f"fragmenting={int(forder < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
+        )
+
+    def move_freepages_block(self, z: RefZone, pfn: int, new_mt: int) -> int:
+        """move_freepages_block(): every PageBuddy block of the pageblock to new_mt's list
+        head, in pfn order. Returns the pages moved."""
+        start = pageblock_start_pfn(pfn)
+        moved = 0
+        p = max(start, z.start)
+        end = min(start + PAGEBLOCK_NR_PAGES, z.end)
+        while p < end:
+            if self.is_buddy(p):
+                # 4.8 move_freepages(): list_move (head); 6.18 move_to_free_list():
+                # list_move_tail
+                order = self.del_from_free_list(z, p)
+                self.add_to_free_list(z, p, order, new_mt, self.v6)
+                moved += 1 << order
+                p += 1 << order
+            else:
+                p += 1
+        return moved
+
+    def can_steal(self, order: int, start_mt: int) -> bool:
+        """can_steal_fallback() / should_try_claim_block()."""
+        return order >= PAGEBLOCK_ORDER // 2 or start_mt != MIGRATE_MOVABLE
+
+    def first_fallback(self, z: RefZone, order: int, start_mt: int) -> int:
+        if self.nr_free_blocks(z, order) == 0:
+            return -1
+        for fmt in FALLBACKS[start_mt]:
+            if z.free_area[order][fmt]:
+                return fmt
+        return -1
+
+    def retype_range(self, pfn: int, order: int, mt: int) -> None:
+        """change_pageblock_range()."""
+        for i in range(max(1, 1 << (order - PAGEBLOCK_ORDER))):
+            self.pb_mt[(pfn >> PAGEBLOCK_ORDER) + i] = mt
+
+    def rmqueue_fallback_48(self, z: RefZone, order: int, start_mt: int) -> int:
+        """4.8 __rmqueue_fallback(): the largest fallback block first, steal if allowed."""
+        for current_order in range(MAX_ORDER - 1, order - 1, -1):
+            fmt = self.first_fallback(z, current_order, start_mt)
+            if fmt < 0:
+                continue
+            pfn = z.free_area[current_order][fmt].first()
+            if self.can_steal(current_order, start_mt):
+                # steal_suitable_fallback()
+                if current_order >= PAGEBLOCK_ORDER:
+                    self.retype_range(pfn, current_order, start_mt)
+                elif self.move_freepages_block(z, pfn, start_mt) >= PAGEBLOCK_NR_PAGES // 2:
+                    self.pb_mt[pfn >> PAGEBLOCK_ORDER] = start_mt
+            self.del_from_free_list(z, pfn)
+            self.expand(z, pfn, order, current_order, start_mt)
+            self.trace_extfrag(pfn, order, current_order, start_mt, fmt)
+            return pfn
+        return -1
+
+    def try_to_claim_block(
+        self, z: RefZone, pfn: int, current_order: int, order: int, start_mt: int, fmt: int
+    ) -> int:
+        if current_order >= PAGEBLOCK_ORDER:
+            self.del_from_free_list(z, pfn)
+            self.retype_range(pfn, current_order, start_mt)
+            self.expand(z, pfn, order, current_order, start_mt)
+            return pfn
+        start = pageblock_start_pfn(pfn)
+        if start < z.start or start + PAGEBLOCK_NR_PAGES > z.end:
+            return -1
+        free_pages = movable = 0
+        p = start
+        while p < start + PAGEBLOCK_NR_PAGES:  # prep_move_freepages_block()
+            if self.is_buddy(p):
+                free_pages += 1 << self.buddy_order(p)
+                p += 1 << self.buddy_order(p)
+                continue
+            f = self.flags[p]
+            if f & F_LRU or (self.kind[p] == K_DRIVER and f & F_MOVABLE):
+                movable += 1
+            p += 1
+        if start_mt == MIGRATE_MOVABLE:
+            alike = movable
+        elif fmt == MIGRATE_MOVABLE:
+            alike = PAGEBLOCK_NR_PAGES - (free_pages + movable)
+        else:
+            alike = 0
+        if free_pages + alike >= PAGEBLOCK_NR_PAGES // 2:
+            self.move_freepages_block(z, start, start_mt)  # __move_freepages_block()
+            self.pb_mt[start >> PAGEBLOCK_ORDER] = start_mt
+            return self.rmqueue_smallest(z, order, start_mt)
+        return -1
+
+    def rmqueue_claim(self, z: RefZone, order: int, start_mt: int) -> int:
+        for current_order in range(MAX_ORDER - 1, order - 1, -1):
+            if not self.can_steal(current_order, start_mt):
+                break  # find_suitable_fallback() == -2: orders too low to claim
+            fmt = self.first_fallback(z, current_order, start_mt)
+            if fmt < 0:
+                continue
+            pfn = z.free_area[current_order][fmt].first()
+            got = self.try_to_claim_block(z, pfn, current_order, order, start_mt, fmt)
+            if got >= 0:
+                self.trace_extfrag(got, order, current_order, start_mt, fmt)
+                return got
+        return -1
+
+    def rmqueue_steal(self, z: RefZone, order: int, start_mt: int) -> int:
+        for current_order in range(order, MAX_ORDER):
+            fmt = self.first_fallback(z, current_order, start_mt)
+            if fmt < 0:
+                continue
+            pfn = z.free_area[current_order][fmt].first()
+            self.del_from_free_list(z, pfn)
+            self.expand(z, pfn, order, current_order, fmt)
+            self.trace_extfrag(pfn, order, current_order, start_mt, fmt)
+            return pfn
+        return -1
+
+    def rmqueue(self, z: RefZone, order: int, mt: int, mode: list | None = None) -> int:
+        """__rmqueue(). 6.18 remembers in `mode` (rmqueue_bulk's rmqm) the stage that last
+        found a page: NORMAL 0, CLAIM 2, STEAL 3."""
+        if not self.v6:
+            pfn = self.rmqueue_smallest(z, order, mt)
+            return pfn if pfn >= 0 else self.rmqueue_fallback_48(z, order, mt)
+        mode = mode if mode is not None else [0]
+        if mode[0] == 0:
+            pfn = self.rmqueue_smallest(z, order, mt)
+            if pfn >= 0:
+                return pfn
+        if mode[0] <= 2:
+            pfn = self.rmqueue_claim(z, order, mt)
+            if pfn >= 0:
+                mode[0] = 0
+                return pfn
+        pfn = self.rmqueue_steal(z, order, mt)
+        if pfn >= 0:
+            mode[0] = 3
+        return pfn
+
+    def rmqueue_pcp(self, z: RefZone, mt: int) -> int:
+        """Order 0 from the pcp list head; an empty list is refilled with `batch` pages
+        (rmqueue_bulk(): list_add_tail in the order __rmqueue returns them)."""
+        if not z.pcp_enabled or mt >= MIGRATE_PCPTYPES:
+            return self.rmqueue(z, 0, mt)
+        lst = z.pcp[mt]
+        if not lst:
+            mode = [0]
+            for _ in range(z.pcp_batch):
+                p = self.rmqueue(z, 0, mt, mode)
+                if p < 0:
+                    break
+                self.kind[p] = K_PCP
+                lst.append(p)
+                z.pcp_mt[p] = mt
+            if not lst:
+                return -1
+        p = lst.pop(0)
+        z.pcp_mt.pop(p)
+        return p
+
+    def alloc_one(self, order: int, mt: int, kind: int) -> int:
+        """get_page_from_freelist(): zones from the highest down, min watermark (§3.5)."""
+        for z in reversed(self.zones):
+            if not z.present or not self.watermark_ok(z, order, z.wmark_min):
+                continue
+            pfn = self.rmqueue_pcp(z, mt) if order == 0 else self.rmqueue(z, order, mt)
+            if pfn >= 0:
+                self.prep_new_page(pfn, order, kind)
+                return pfn
+        return -1
+
+    def prep_new_page(self, pfn: int, order: int, kind: int) -> None:
+        for p in range(pfn, pfn + (1 << order)):
+            self.kind[p] = kind
+            self.flags[p] = F_LRU if kind in (K_ANON, K_FILE) else 0
+            self.aux[p] = 0
+            self.token[p] = self.next_token
+            self.next_token += 1
 
     # -- isolation and putback (§1.6, §2.5) ---------------------------------------------
     def lru_isolatable(self, cc: RefControl, pfn: int) -> bool:
