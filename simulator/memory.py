@@ -238,6 +238,12 @@ class Memory:
         z.nr_free_pages += 1 << order
         return pfn
 
+    def _extfrag(self, pfn: int, order: int, current_order: int, start_mt: int, fmt: int) -> None:
+        """Queue an mm_page_alloc_extfrag event. change_ownership is what the tracepoint
+        reads when it fires: whether pfn's pageblock now has the allocation's type (§5)."""
+        change = int(self.pb_mt[pfn >> PAGEBLOCK_ORDER]) == start_mt
+        self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, change))
+
     def _capture(self, pfn: int, order: int, mt: int, want_mt: int) -> bool:
         """compaction_capture() (§3.2): not CMA/ISOLATE, and a MOVABLE block below
         pageblock order only for a MOVABLE request."""
@@ -385,12 +391,11 @@ class Memory:
             if fmt == -1:
                 continue
             pfn = z.free_area[current_order][fmt].first(self.f, self.a, self.t)
-            change = False
             if self._can_steal(current_order, start_mt):
-                change = self._steal_48(z, pfn, current_order, start_mt)
+                self._steal_48(z, pfn, current_order, start_mt)
             self._del_from_list(z, pfn)
             self.expand(z, pfn, order, current_order, start_mt)
-            self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, change))
+            self._extfrag(pfn, order, current_order, start_mt, fmt)
             return pfn
         return -1
 
@@ -419,7 +424,7 @@ class Memory:
                 self._change_range(pfn, current_order, start_mt)
                 self._del_from_list(z, pfn)
                 self.expand(z, pfn, order, current_order, start_mt)
-                self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, True))
+                self._extfrag(pfn, order, current_order, start_mt, fmt)
                 return pfn
             start = max(pfn & ~(PAGEBLOCK_NR_PAGES - 1), z.start)
             kinds = self.kind[start : start + PAGEBLOCK_NR_PAGES]
@@ -442,7 +447,7 @@ class Memory:
                 self.move_freepages_block(z, pfn, start_mt)
                 self.set_block_mt(pfn, start_mt)
                 got = self.rmqueue_smallest(z, order, start_mt)
-                self.extfrag_events.append((got, order, current_order, start_mt, fmt, True))
+                self._extfrag(got, order, current_order, start_mt, fmt)
                 return got
         return -1
 
@@ -455,7 +460,7 @@ class Memory:
             pfn = fl.pop_front(self.f, self.a, self.t)
             self._del_from_list(z, pfn)
             self.expand(z, pfn, order, current_order, fmt)
-            self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, False))
+            self._extfrag(pfn, order, current_order, start_mt, fmt)
             return pfn
         return -1
 
