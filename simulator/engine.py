@@ -569,6 +569,7 @@ class Simulation:
             k.mem.a[pfn] = drv.id
             k.mem.f[pfn] = 0x20  # F_MOVABLE: __SetPageMovable
             drv.pages += 1
+        self._flush_extfrag()  # fallbacks of these allocations are traced now, in order
 
     def _driver_free(self, name: str, pages: int) -> None:
         k = self.k
