@@ -42,6 +42,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from simulator import Scenario, Simulation
 from simulator.constants import (
     COMPACT_CLUSTER_MAX,
@@ -94,6 +96,9 @@ from simulator.constants import (
 from simulator.drivers import RULES
 
 PAGEBLOCK_ORDER = 9
+MT_BY_NAME = {"movable": 1, "unmovable": 0, "reclaimable": 2}
+KIND_FOR_MT = {1: 2, 0: 5, 2: 6}  # K_ANON, K_UNMOVABLE, K_RECLAIMABLE
+FREE_KINDS = {"movable": (2, 3), "unmovable": (5,), "reclaimable": (6,)}  # K_ANON/K_FILE...
 PAGEBLOCK_NR_PAGES = 512
 MAX_ORDER = 11  # orders 0..10
 MR_COMPACTION = 0
@@ -311,6 +316,7 @@ class ReferenceKernel:
             )
         self.kcompactd_max_order = 0
         self.next_token = k.next_token
+        self.kcompactd_woken = False
         # 6.18 current->capture_control of a direct compactor: zone, order, migratetype
         # and the captured page (None until compaction_capture() takes one)
         self.capc: dict | None = None
@@ -1998,6 +2004,7 @@ class ReferenceKernel:
         return True
 
     def kcompactd_do_work(self) -> None:
+        self.kcompactd_woken = False
         order = self.kcompactd_max_order
         top = self.zones[-1].name
         self.emit("mm_compaction_kcompactd_wake", f"nid=0 order={order} classzone_idx={top:<8s}")
@@ -2095,7 +2102,206 @@ class ReferenceKernel:
 
     def kcompactd_wake(self, order: int) -> None:
         """A kcompactd_wake timeline event: wake the (sleeping) daemon, let it work."""
-        if self.wakeup_kcompactd(order):
+        if self.wakeup_kcompactd_pending(order):
+            self.kcompactd_do_work()
+
+    # -- 6.18 __reset_isolation_suitable (§2.11) ----------------------------------------------
+    def skip_persistent(self, pfn: int) -> bool:
+        """pageblock_skip_persistent(): a compound page of order >= pageblock_order."""
+        head = pfn
+        if self.kind[pfn] == K_COMPOUND_TAIL:
+            head = pageblock_start_pfn(pfn)
+        return self.kind[head] == K_COMPOUND_HEAD and self.aux[head] >= PAGEBLOCK_ORDER
+
+    def reset_isolation_pfn(
+        self, z: RefZone, pfn: int, check_source: bool, check_target: bool
+    ) -> bool:
+        if not (z.start <= pfn < z.end) or self.kind[pfn] == K_HOLE:
+            return False
+        if self.skip_persistent(pfn):
+            return False
+        blk = pfn >> PAGEBLOCK_ORDER
+        if check_source and check_target and not self.pb_skip[blk]:
+            return True
+        if not check_source and check_target and self.pb_mt[blk] != MIGRATE_MOVABLE:
+            return False
+        start = max(pageblock_start_pfn(pfn), z.start)
+        if self.kind[start] != K_HOLE:
+            pfn = start
+        end = min(pageblock_end_pfn(pfn) - 1, z.end - 1)
+        if self.kind[end] == K_HOLE:
+            return False
+        p = pfn
+        while p <= end:  # a sample of every 8th page
+            if check_source and self.flags[p] & F_LRU:
+                self.pb_skip[blk] = False
+                return True
+            if check_target and self.is_buddy(p):
+                self.pb_skip[blk] = False
+                return True
+            p += 1 << PAGE_ALLOC_COSTLY_ORDER
+        return False
+
+    def reset_isolation_suitable(self, z: RefZone) -> None:
+        """__reset_isolation_suitable(): 4.8 clears every skip bit; 6.18 only after a
+        direct compaction set compact_blockskip_flush, walking from both ends."""
+        if not self.v6:
+            self.reset_isolation_suitable_48(z)
+            return
+        if not z.blockskip_flush:
+            return
+        z.blockskip_flush = False
+        migrate_pfn = z.start
+        free_pfn = z.end - 1
+        reset_migrate = free_pfn
+        reset_free = migrate_pfn
+        source_set = free_set = False
+        while migrate_pfn < free_pfn:
+            if (
+                self.reset_isolation_pfn(z, migrate_pfn, True, source_set)
+                and migrate_pfn < reset_migrate
+            ):
+                source_set = True
+                reset_migrate = migrate_pfn
+                z.init_migrate_pfn = reset_migrate
+                z.cached_migrate_pfn = [reset_migrate, reset_migrate]
+            if self.reset_isolation_pfn(z, free_pfn, free_set, True) and free_pfn > reset_free:
+                free_set = True
+                reset_free = free_pfn
+                z.init_free_pfn = reset_free
+                z.cached_free_pfn = reset_free
+            migrate_pfn += PAGEBLOCK_NR_PAGES
+            free_pfn -= PAGEBLOCK_NR_PAGES
+        if reset_migrate >= reset_free:
+            z.cached_migrate_pfn = [migrate_pfn, migrate_pfn]
+            z.cached_free_pfn = free_pfn
+
+    # -- the workload: the engine's timeline actions, one after the other ----------------------
+    def run_timeline(self, events: list[dict]) -> None:
+        """The scenario's timeline, each action and the compaction it starts run to the
+        end before the next (the test spaces events so that the engine does the same)."""
+        for ev in sorted(events, key=lambda e: e["at_ms"]):
+            a = ev["action"]
+            if a == "compact_memory":
+                self.compact_memory()
+            elif a == "alloc":
+                mt = MT_BY_NAME[ev["type"]]
+                for _ in range(ev["count"]):
+                    if self.alloc_one(ev["order"], mt, KIND_FOR_MT[mt]) < 0:
+                        break
+            elif a == "free":
+                self.free_random(ev["count"], FREE_KINDS[ev["type"]], None)
+            elif a in ("balloon_inflate", "driver_grow"):
+                drv = next(d for d in self.drivers if d.name == ev["driver"])
+                for _ in range(ev["pages"]):
+                    pfn = self.alloc_one(0, MIGRATE_MOVABLE, K_DRIVER)
+                    if pfn < 0:
+                        break
+                    self.aux[pfn] = drv.id
+                    self.flags[pfn] = F_MOVABLE  # __SetPageMovable
+                    drv.pages += 1
+            elif a == "balloon_deflate":
+                drv = next(d for d in self.drivers if d.name == ev["driver"])
+                self.free_random(ev["pages"], (K_DRIVER,), drv)
+            elif a == "alloc_high_order":
+                self.alloc_high_order(ev["order"], MT_BY_NAME[ev["type"]], ev["count"])
+            elif a == "kcompactd_wake":
+                if self.wakeup_kcompactd_pending(ev["order"]):
+                    self.kcompactd_do_work()
+            else:
+                raise NotImplementedError(a)
+
+    def free_random(self, count: int, kinds: tuple, drv) -> None:
+        """Free `count` random pages of the given kinds, drawn as the engine draws them."""
+        kind = np.array(self.kind, dtype=np.uint8)
+        flags = np.array(self.flags, dtype=np.uint8)
+        mask = np.isin(kind, kinds) & ((flags & F_ISOLATED) == 0)
+        if drv is not None:
+            mask &= np.array(self.aux, dtype=np.uint8) == drv.id
+        cand = np.flatnonzero(mask)
+        if not len(cand):
+            return
+        for pfn in self.rng.choice(cand, size=min(count, len(cand)), replace=False).tolist():
+            self.free_page(pfn, 0)
+            if drv is not None:
+                drv.pages -= 1
+
+    def wakeup_kcompactd_pending(self, order: int) -> bool:
+        """wakeup_kcompactd() where a woken, not yet run kcompactd is not woken again."""
+        if self.kcompactd_woken:
+            if order > 0:
+                self.kcompactd_max_order = max(self.kcompactd_max_order, order)
+            return False
+        self.kcompactd_woken = self.wakeup_kcompactd(order)
+        return self.kcompactd_woken
+
+    def kswapd_sleep(self, order: int) -> None:
+        """kswapd_try_to_sleep(): reset_isolation_suitable(pgdat), then wakeup_kcompactd()."""
+        for z in self.zones:
+            if z.present and z.blockskip_flush:
+                self.reset_isolation_suitable(z)
+        self.wakeup_kcompactd_pending(order)
+
+    def alloc_high_order(self, order: int, mt: int, count: int) -> None:
+        """The allocation slow path as the engine models it (§2.2): fast path, then kswapd
+        and kcompactd woken, direct compaction from COMPACT_PRIO_ASYNC with the engine's
+        should_compact_retry(); a woken kcompactd runs after the allocating task."""
+        kind = KIND_FOR_MT[mt]
+        while count and self.alloc_one(order, mt, kind) >= 0:
+            count -= 1
+        if count:
+            self.kswapd_sleep(order)
+            prio_async = 2 if self.v6 else 1
+            prio, retries = prio_async, 0
+            while True:
+                before = len(self.captured)
+                rc = self.try_to_compact_pages(order, mt, prio)
+                captured = self.captured[-1] if len(self.captured) > before else None
+                stalled = rc != COMPACT_SKIPPED if self.v6 else rc > COMPACT_DEFERRED
+                pfn = -1
+                if stalled:
+                    self.count("compact_stall")
+                    if captured is not None:
+                        pfn = captured
+                        self.prep_new_page(pfn, order, kind)
+                    else:
+                        pfn = self.alloc_one(order, mt, kind)
+                    if pfn >= 0:
+                        z = self.zone_of(pfn)
+                        z.blockskip_flush = False
+                        self.compaction_defer_reset(z, order, True)
+                        self.count("compact_success")
+                    else:
+                        self.count("compact_fail")
+                if pfn >= 0:
+                    count -= 1
+                    if not count:
+                        break
+                    prio, retries = prio_async, 0
+                    continue
+                min_prio = 1 if (self.v6 and order > PAGE_ALLOC_COSTLY_ORDER) else 0
+                retries += 1 if rc == COMPACT_SUCCESS else 0
+                max_retries = 16 // 4 if order > PAGE_ALLOC_COSTLY_ORDER else 16
+                retry = True
+                if (
+                    rc
+                    in (
+                        COMPACT_COMPLETE,
+                        COMPACT_SKIPPED,
+                        COMPACT_DEFERRED,
+                        COMPACT_CONTENDED,
+                        COMPACT_PARTIAL_SKIPPED,
+                    )
+                    or retries > max_retries
+                ):
+                    retry = prio > min_prio
+                    if retry:
+                        prio -= 1
+                        retries = 0
+                if not retry:
+                    break
+                self.kswapd_sleep(order)
+        if self.kcompactd_woken:
             self.kcompactd_do_work()
 
     # -- views for comparison ------------------------------------------------------------------

@@ -206,7 +206,7 @@ def test_forget_clear_movable_matches_reference_in_v48() -> None:
     assert any(mode == "forget_clear_movable" for _, mode in ref.violations)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     profile=st.sampled_from(PROFILES),
     blocks=st.integers(2, 16),
@@ -402,3 +402,137 @@ def test_proactive_compaction_matches_reference(case: str, proactiveness: int) -
     assert_agree(sim, ref)
     ends = [text for event, text in ref.trace if event == "mm_compaction_end"]
     assert ends, "no compact_zone ran"
+
+
+def run_timeline_both(raw: dict, seed: int) -> tuple[Simulation, ReferenceKernel]:
+    """The engine runs the scenario's timeline; the reference runs the same actions one
+    after the other. Events are far enough apart that the engine finishes each action's
+    compaction first; this is checked, so a comparison never rests on a different order."""
+    sim = Simulation(Scenario.from_dict(raw), seed=seed, profile=raw["profile"])
+    ref = ReferenceKernel(sim)
+    apply = sim._apply
+
+    def apply_when_idle(ev: dict) -> None:
+        assert not sim.jobs, f"{ev['action']} fired while compaction was still running"
+        apply(ev)
+
+    sim._apply = apply_when_idle
+    n = 0
+    while not sim.done:
+        sim.step(512)
+        n += 1
+        assert n < 100_000
+    ref.run_timeline(raw["timeline"])
+    return sim, ref
+
+
+def workload(profile: str, events: list[tuple], **kw) -> dict:
+    raw = scenario(profile, **kw)
+    raw["kcompactd"] = True
+    raw["timeline"] = [{"at_ms": 10_000 * i, **ev} for i, ev in enumerate(events)]
+    return raw
+
+
+WORKLOADS = {
+    "allocations and frees of every type": [
+        {"action": "alloc", "count": 300, "order": 0, "type": "unmovable"},
+        {"action": "free", "count": 200, "type": "movable"},
+        {"action": "alloc", "count": 40, "order": 2, "type": "reclaimable"},
+        {"action": "alloc", "count": 200, "order": 0, "type": "movable"},
+        {"action": "compact_memory"},
+        {"action": "free", "count": 100, "type": "unmovable"},
+    ],
+    "THP allocations: direct compaction, kcompactd, capture": [
+        {"action": "alloc_high_order", "order": 9, "count": 2, "type": "movable"},
+        {"action": "free", "count": 300, "type": "movable"},
+        {"action": "alloc_high_order", "order": 9, "count": 3, "type": "movable"},
+        {"action": "alloc_high_order", "order": 4, "count": 4, "type": "unmovable"},
+    ],
+    "balloon inflate and deflate around compaction": [
+        {"action": "balloon_inflate", "driver": "drv", "pages": 300},
+        {"action": "kcompactd_wake", "order": 9},
+        {"action": "balloon_deflate", "driver": "drv", "pages": 150},
+        {"action": "alloc_high_order", "order": 9, "count": 1, "type": "movable"},
+    ],
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("pcp", ["simple", "off"])
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_timeline_workloads_match_reference(name: str, pcp: str, profile: str) -> None:
+    """Whole timelines agree with the reference: allocation with fallback and stealing
+    (§3.3, §3.4), frees through the pcp lists (§2.16), the allocation slow path with direct
+    compaction, capture and kcompactd (§2.2, §2.12), balloon pages (§6)."""
+    raw = workload(
+        profile,
+        WORKLOADS[name],
+        free=0.45,
+        blocks=10,
+        pcp=pcp,
+        mix={"anon": 0.5, "file": 0.3, "unmovable": 0.15, "reclaimable": 0.05},
+        drivers=[{"name": "drv", "pages": 100, "migrate": {"EAGAIN": 0.2, "EBUSY": 0.05}}],
+    )
+    sim, ref = run_timeline_both(raw, seed=21)
+    assert_agree(sim, ref)
+
+
+event_st = st.one_of(
+    st.builds(
+        dict,
+        action=st.just("alloc"),
+        count=st.integers(1, 400),
+        order=st.sampled_from([0, 0, 1, 3, 5]),
+        type=st.sampled_from(["movable", "unmovable", "reclaimable"]),
+    ),
+    st.builds(
+        dict,
+        action=st.just("free"),
+        count=st.integers(1, 400),
+        type=st.sampled_from(["movable", "unmovable", "reclaimable"]),
+    ),
+    st.builds(
+        dict,
+        action=st.just("alloc_high_order"),
+        order=st.sampled_from([9, 9, 4, 10, 2]),
+        count=st.integers(1, 3),
+        type=st.sampled_from(["movable", "movable", "unmovable"]),
+    ),
+    st.builds(dict, action=st.just("kcompactd_wake"), order=st.sampled_from([9, 4, 1])),
+    st.builds(dict, action=st.just("compact_memory")),
+    st.builds(
+        dict,
+        action=st.sampled_from(["balloon_inflate", "balloon_deflate"]),
+        driver=st.just("drv"),
+        pages=st.integers(1, 200),
+    ),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    profile=st.sampled_from(PROFILES),
+    blocks=st.integers(2, 12),
+    free=st.floats(0.1, 0.8),
+    fragmentation=st.floats(0.0, 1.0),
+    pcp=st.sampled_from(["simple", "off"]),
+    events=st.lists(event_st, min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_random_timelines_match_reference(
+    profile, blocks, free, fragmentation, pcp, events, seed
+) -> None:
+    """Random timelines of allocations, frees, THP requests, kcompactd wake-ups, balloon
+    changes and compact_memory agree with the reference (§1-§3, §2.2, §2.12)."""
+    raw = workload(
+        profile,
+        events,
+        blocks=blocks,
+        free=free,
+        fragmentation=fragmentation,
+        pcp=pcp,
+        mix={"anon": 0.5, "file": 0.3, "unmovable": 0.15, "reclaimable": 0.05},
+        drivers=[{"name": "drv", "pages": 50, "migrate": {"EAGAIN": 0.2, "EBUSY": 0.05}}],
+    )
+    sim, ref = run_timeline_both(raw, seed)
+    assert_agree(sim, ref)
