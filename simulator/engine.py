@@ -44,6 +44,7 @@ from .constants import (
     status_name,
 )
 from .kernel import COST_TICK, Kernel
+from .memory import extfrag_text
 from .procfs import REPORTS
 from .scenario import FieldError, Scenario, ScenarioError
 
@@ -535,11 +536,9 @@ class Simulation:
     def _flush_extfrag(self) -> None:
         k = self.k
         for pfn, order, forder, start_mt, fmt, change in k.mem.extfrag_events:
-            pfn_txt = f"{pfn:#x}" if k.v6 else f"{pfn}"
             k.trace(
                 "mm_page_alloc_extfrag",
-                f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} fallback_order={forder} pageblock_order={PAGEBLOCK_ORDER} "
-                f"alloc_migratetype={start_mt} fallback_migratetype={fmt} fragmenting={int(forder < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
+                extfrag_text(pfn, order, forder, start_mt, fmt, change, k.v6),
             )
         k.mem.extfrag_events.clear()
 
