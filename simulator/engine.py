@@ -760,8 +760,6 @@ class Simulation:
                 if k.v6:
                     k.mem.drain_pcp(z)
                 c.defer_compaction(z, job.order)
-            if k.v6:
-                pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
             # capc.page is read after compact_zone() returns, so a block freed at any point
             # of the run (a drain, the release of leftover targets) counts

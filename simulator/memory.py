@@ -115,10 +115,12 @@ class Memory:
         self.f = memoryview(self.flags)
         self.a = memoryview(self.aux)
         self.t = memoryview(self.token)
+        self.pbm = memoryview(self.pb_mt)
+        self.zob = memoryview(self.zone_of_block)
 
     def __getstate__(self) -> dict:
         d = self.__dict__.copy()
-        for key in ("k", "f", "a", "t"):
+        for key in ("k", "f", "a", "t", "pbm", "zob"):
             d.pop(key)
         d["zones"] = [_zone_state(z) for z in self.zones]
         return d
@@ -181,7 +183,7 @@ class Memory:
 
         The pages must already have kind K_FREE and no flags. Returns the head pfn.
         """
-        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
+        z = self.zones[self.zob[pfn >> PAGEBLOCK_ORDER]]
         f, a = self.f, self.a
         zstart, zend = z.start, z.end
         max_order = MAX_ORDER - 1
@@ -279,8 +281,8 @@ class Memory:
             self.aux[pfn : pfn + n] = 0
             self.token[pfn : pfn + n] = 0
             self.touch(pfn, n)
-        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
-        mt = self.pb_mt[pfn >> PAGEBLOCK_ORDER]
+        z = self.zones[self.zob[pfn >> PAGEBLOCK_ORDER]]
+        mt = self.pbm[pfn >> PAGEBLOCK_ORDER]
         if order == 0 and use_pcp and z.pcp_enabled and mt < MIGRATE_PCPTYPES:
             # free_hot_cold_page(): hot pages go on the head of the pcp list
             self.k[pfn] = K_PCP
