@@ -106,6 +106,11 @@ class CompactControl:
     captured: int = -1
     rescan: bool = False
 
+    def __post_init__(self) -> None:
+        # cc->search_order is set where the compact_control is made (kcompactd_do_work(),
+        # compact_zone_order()), not by compact_zone(): kcompactd carries it across zones
+        self.search_order = self.order
+
     @property
     def sync(self) -> int:
         return 1 if self.mode != MIGRATE_ASYNC else 0
@@ -397,7 +402,6 @@ class Compactor:
                 cc.whole_zone = True
         cc.last_migrated_pfn = 0
         cc.fast_start_pfn = 0
-        cc.search_order = cc.order
         if self.v6:
             cc.update_cached = (
                 not cc.sync and z.compact_cached_migrate_pfn[0] == z.compact_cached_migrate_pfn[1]
