@@ -221,6 +221,7 @@ def test_forget_clear_movable_matches_reference_in_v48() -> None:
     lru_eagain=st.sampled_from([0.0, 0.0, 0.2]),
     kcompactd_order=st.sampled_from([None, None, 9, 9, 4, 2, 10]),
     direct=st.sampled_from([None, None, (9, 1), (9, 0), (4, 1), (10, 2)]),
+    two_zones=st.booleans(),
     seed=st.integers(0, 2**16),
 )
 def test_random_small_zones_match_reference(
@@ -237,6 +238,7 @@ def test_random_small_zones_match_reference(
     lru_eagain,
     kcompactd_order,
     direct,
+    two_zones,
     seed,
 ) -> None:
     """Generated fragmented layouts of 2-16 pageblocks agree with the reference, for
@@ -257,6 +259,12 @@ def test_random_small_zones_match_reference(
         flags={"locked": locked, "writeback": writeback, "dirty": 0.1},
         lru_eagain_rate=lru_eagain,
         kcompactd_order=kcompactd_order,
+        zones=[
+            {"name": "DMA32", "pages": 512 * (1 + blocks // 2)},
+            {"name": "Normal", "pages": 512 * (1 + (blocks + 1) // 2)},
+        ]
+        if two_zones
+        else None,
     )
     if direct is None:
         sim, ref = run_both(raw, seed)
@@ -422,7 +430,7 @@ def run_timeline_both(raw: dict, seed: int) -> tuple[Simulation, ReferenceKernel
         sim.step(512)
         n += 1
         assert n < 100_000
-    ref.run_timeline(raw["timeline"])
+    ref.run_timeline(sim.scenario.data["timeline"])  # the validated events, defaults filled
     return sim, ref
 
 
@@ -502,6 +510,30 @@ event_st = st.one_of(
     st.builds(dict, action=st.just("compact_memory")),
     st.builds(
         dict,
+        action=st.just("sysctl"),
+        name=st.just("extfrag_threshold"),
+        value=st.sampled_from([0, 300, 1000]),
+    ),
+    st.builds(
+        dict,
+        action=st.just("sysctl"),
+        name=st.just("compact_unevictable_allowed"),
+        value=st.sampled_from([0, 1]),
+    ),
+    st.builds(
+        dict,
+        action=st.just("inject"),
+        driver=st.just("drv"),
+        injection=st.builds(
+            dict,
+            probability=st.sampled_from([0, 30, 100]),
+            errno=st.sampled_from(["EAGAIN", "EBUSY", "EINVAL"]),
+            interval=st.integers(1, 3),
+            times=st.sampled_from([-1, 3, 20]),
+        ),
+    ),
+    st.builds(
+        dict,
         action=st.sampled_from(["balloon_inflate", "balloon_deflate"]),
         driver=st.just("drv"),
         pages=st.integers(1, 200),
@@ -527,6 +559,7 @@ def test_random_timelines_match_reference(
     raw = workload(
         profile,
         events,
+        flags={"unevictable": 0.1, "locked": 0.05, "dirty": 0.1},
         blocks=blocks,
         free=free,
         fragmentation=fragmentation,
