@@ -466,11 +466,24 @@ class Memory:
             return pfn
         return -1
 
-    def rmqueue(self, z: Zone, order: int, mt: int) -> int:
-        """__rmqueue(): the requested type first, then fallback."""
+    def rmqueue(self, z: Zone, order: int, mt: int, mode: list[int] | None = None) -> int:
+        """__rmqueue(): the requested type first, then fallback.
+
+        6.18 rmqueue_bulk() passes `mode` (its rmqm) through a pcp refill: once a page
+        came from STEAL (3), the rest of the batch goes straight to STEAL; a CLAIM
+        success goes back to NORMAL (0)."""
+        if mode is not None and self.v6 and mode[0] == 3:
+            return self._rmqueue_steal(z, order, mt)
         pfn = self.rmqueue_smallest(z, order, mt)
-        if pfn < 0:
-            pfn = self.rmqueue_fallback(z, order, mt)
+        if pfn >= 0 or not (self.v6 and mode is not None):
+            return pfn if pfn >= 0 else self.rmqueue_fallback(z, order, mt)
+        pfn = self._rmqueue_claim(z, order, mt)
+        if pfn >= 0:
+            mode[0] = 0
+            return pfn
+        pfn = self._rmqueue_steal(z, order, mt)
+        if pfn >= 0:
+            mode[0] = 3
         return pfn
 
     # -- watermarks (§3.5) -----------------------------------------------------
