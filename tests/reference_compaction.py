@@ -60,6 +60,7 @@ from simulator.constants import (
     EAGAIN,
     EBUSY,
     ENOMEM,
+    ERRNO_BY_NAME,
     F_BUDDY,
     F_DIRTY,
     F_ISOLATED,
@@ -93,7 +94,7 @@ from simulator.constants import (
     mode_trace,
     status_name,
 )
-from simulator.drivers import RULES
+from simulator.drivers import RULES, Injection
 
 PAGEBLOCK_ORDER = 9
 MT_BY_NAME = {"movable": 1, "unmovable": 0, "reclaimable": 2}
@@ -2208,6 +2209,24 @@ class ReferenceKernel:
             elif a == "kcompactd_wake":
                 if self.wakeup_kcompactd_pending(ev["order"]):
                     self.kcompactd_do_work()
+            elif a == "sysctl" and ev["name"] in (
+                "extfrag_threshold",
+                "compact_unevictable_allowed",
+            ):
+                self.sysctl[ev["name"]] = ev["value"]
+            elif a == "inject":
+                drv = next(d for d in self.drivers if d.name == ev["driver"])
+                inj = ev["injection"]
+                assert inj["start_ms"] is None and inj["end_ms"] is None, "no time windows"
+                drv.injection = Injection(
+                    probability=float(inj["probability"]),
+                    errno=ERRNO_BY_NAME[inj["errno"]],
+                    interval=int(inj["interval"]),
+                    times=int(inj["times"]),
+                    space=int(inj["space"]),
+                    pfn_start=inj["pfn_start"],
+                    pfn_end=inj["pfn_end"],
+                )
             else:
                 raise NotImplementedError(a)
 
