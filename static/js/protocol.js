@@ -219,6 +219,13 @@
       this.lastKeyframeAsk = 0;
       this.reconnects = 0;
       this.subscribeExtra = null; // extra fields for the subscribe op (e.g. replay position)
+      // Frames of an earlier subscription can still be in flight after a new subscribe;
+      // they are dropped until the server confirms with "subscribed".
+      this.awaitingSubscribed = false;
+      // Hold: once the frame `holdSeq` is on screen, later frames wait in `held` (and are
+      // not acked, so the server stops after its window) until release().
+      this.holdSeq = null;
+      this.held = [];
       this.onJson = this.opts.onJson || null;
       this.onRender = this.opts.onRender || null;
       this.onState = this.opts.onState || null;
@@ -237,8 +244,7 @@
         this.backoff = 250;
         window.wsConnected = true;
         this._setState("live");
-        const sub = Object.assign({ op: "subscribe" }, this.subscribeExtra || {});
-        this.send(sub);
+        this.subscribe(this.subscribeExtra);
       };
       ws.onmessage = (ev) => {
         if (ws !== this.ws) return;
@@ -249,6 +255,10 @@
           } catch (e) {
             console.warn("pagemig: unparsable text frame", e);
             return;
+          }
+          if (msg.type === "subscribed") {
+            this.awaitingSubscribed = false;
+            this.held = [];
           }
           if (this.onJson) this.onJson(msg);
           return;
@@ -274,6 +284,28 @@
       ws.onerror = () => {
         // onclose follows; the reconnect happens there.
       };
+    }
+
+    // (Re)subscribe: live when extra is empty, a replay from extra.from_seq otherwise.
+    subscribe(extra) {
+      this.subscribeExtra = extra || null;
+      this.held = [];
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+      this.awaitingSubscribed = true;
+      this.decoder.seq = -1;
+      this.renderedSeq = -1;
+      return this.send(Object.assign({ op: "subscribe" }, extra || {}));
+    }
+
+    hold(seq) {
+      this.holdSeq = seq;
+    }
+
+    release() {
+      this.holdSeq = null;
+      const q = this.held;
+      this.held = [];
+      for (const buf of q) this._binary(buf);
     }
 
     close() {
@@ -302,6 +334,11 @@
     }
 
     _binary(buf) {
+      if (this.awaitingSubscribed) return;
+      if (this.holdSeq !== null && this.decoder.seq >= this.holdSeq) {
+        if (this.held.length < 64) this.held.push(buf);
+        return;
+      }
       let r;
       try {
         r = this.decoder.apply(buf);
