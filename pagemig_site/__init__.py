@@ -1,0 +1,1 @@
+"""pagemig's web site: runs simulations in the background and streams them live."""
