@@ -127,6 +127,14 @@ class Producer:
     async def apply_control(self, op, message, sim, grid):
         if op == "keyframe":
             await self.publish_frames(grid.keyframe(self.seq, self.time_ns, True), True, True)
+        elif op == "page_info":
+            # Read between steps, so the answer is the engine's state at frame self.seq.
+            info = await asyncio.to_thread(sim.page_info, int(message["pfn"]))
+            page = json.loads(json.dumps(info, default=str))
+            await self.reply(message, "page_info", seq=self.seq, page=page)
+        elif op == "report":
+            text = await asyncio.to_thread(sim.report, message["name"])
+            await self.reply(message, "report", seq=self.seq, name=message["name"], text=text)
         elif op == "tile":
             frame = grid.tile(self.seq, self.time_ns, message["pfn"], message["count"])
             reply_to = message.get("reply_to")

@@ -190,6 +190,7 @@
       this.scanners = []; // [{zone, migrate_pfn, free_pfn, active}]
       this.hoverCell = -1;
       this.selectedCell = -1;
+      this.marks = []; // pfns to call out (contract violations)
       this.tiles = new Map(); // pfn start -> Uint8Array (full-resolution pages)
       this.needsDraw = true;
       this.viewDirty = true;
@@ -801,6 +802,19 @@
 
     _drawMarks() {
       const ctx = this.ctx;
+      for (const pfn of this.marks) {
+        const p = this.screenOfPfn(pfn);
+        if (!p) continue;
+        const r = Math.max(6, this.scale);
+        ctx.lineWidth = 2;
+        ctx.strokeStyle = "#d55e00";
+        ctx.beginPath();
+        ctx.moveTo(p[0], p[1] - r - 4);
+        ctx.lineTo(p[0] + r + 4, p[1] + r + 2);
+        ctx.lineTo(p[0] - r - 4, p[1] + r + 2);
+        ctx.closePath();
+        ctx.stroke();
+      }
       for (const [c, colour] of [
         [this.selectedCell, this.dark ? "#ffffff" : "#000000"],
         [this.hoverCell, "#cc79a7"],

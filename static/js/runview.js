@@ -139,8 +139,9 @@
     async _loadMetrics() {
       if (!this.cfg.api || !this.cfg.api.metrics) return;
       try {
-        const data = await getJson(this.cfg.api.metrics);
-        const samples = data.samples || data;
+        const data = await (this.cfg.getJson || getJson)(this.cfg.api.metrics);
+        // The API puts each sample's metrics beside seq/tick/time_ns.
+        const samples = (data.samples || data).map((s) => (s.metrics ? s : { seq: s.seq, tick: s.tick, time_ns: s.time_ns, metrics: s }));
         for (const s of samples) this.times.set(s.seq, s.time_ns);
         if (this.charts) {
           // Live samples may have arrived meanwhile; keep whichever is longer.
