@@ -154,6 +154,7 @@
         this._emit("history", samples);
       } catch (e) {
         console.warn("pagemig: metrics history unavailable:", e.message);
+        this._emit("history", []);
       }
     }
 
