@@ -178,6 +178,11 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.send_json("subscribed", mode="replay", status=run.status, seq=run.last_seq)
             self.start_replay(run, from_seq or 0)
 
+    async def op_ping(self, msg):
+        """Round-trip check for clients (and a marker for tests: every op before it was
+        handled once the pong arrives)."""
+        await self.send_json("pong", t=_number(msg, "t", float, -1e18, 1e18, required=False))
+
     async def op_ack(self, msg):
         seq = _number(msg, "seq", int, 0, U32)
         self.outlet.ack(seq)
@@ -383,6 +388,7 @@ class Replay:
 HANDLERS = {
     "subscribe": RunConsumer.op_subscribe,
     "ack": RunConsumer.op_ack,
+    "ping": RunConsumer.op_ping,
     "keyframe": RunConsumer.op_keyframe,
     "tile": RunConsumer.op_tile,
     "seek": RunConsumer.op_seek,
