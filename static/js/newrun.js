@@ -127,7 +127,9 @@
       clearFieldError(inp);
       updateTotal();
     });
-    const wrap = el("div", { "data-field": path }, el("label", { for: id, text: opts.label || path.split(".").pop() }), inp);
+    const label = opts.label === undefined ? path.split(".").pop() : opts.label;
+    // In tables the column header names the field; the label stays for screen readers.
+    const wrap = el("div", { "data-field": path }, el("label", { for: id, text: label || path.split(".").pop(), class: label ? null : "sr-only" }), inp);
     return wrap;
   }
 
