@@ -1,0 +1,244 @@
+"""Browser-test support: a live Daphne server, Debian's Chromium through Playwright.
+
+Loaded as a pytest plugin from conftest.py. The server is a real `manage.py serve`
+subprocess on a free port with a database of its own (migrated fresh), exactly what
+`./dev serve` runs, so the tests go through HTTP, WebSockets, the run loop and the
+static files as a user would. Fixtures are created through the site itself (the local
+user, the JSON API), so no ORM call happens inside `sync_playwright()`.
+
+Every page fixture records the browser console; a test fails on any console error or
+uncaught page error, and prints the console when it fails. Screenshots go to
+artifacts/screenshots/.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1366, "height": 800}  # a laptop screen
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveSite:
+    """`manage.py serve` in a subprocess, with its own data directory."""
+
+    def __init__(self, env=None):
+        self.dir = Path(tempfile.mkdtemp(prefix="pagemig-browser-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ)
+        self.env.update(
+            {
+                "PAGEMIG_DATA_DIR": str(self.dir),
+                "SQLITE_PATH": str(self.dir / "site.sqlite3"),
+                "DJANGO_SETTINGS_MODULE": "pagemig_site.settings",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        for name in ("DATABASE_URL", "REDIS_URL", "PAGEMIG_ENV"):
+            self.env.pop(name, None)
+        self.env.update(env or {})
+        self.proc = None
+        self.log = self.dir / "server.log"
+
+    def start(self):
+        manage = [sys.executable, str(ROOT / "manage.py")]
+        subprocess.run(manage + ["migrate", "--noinput", "-v0"], env=self.env, cwd=ROOT, check=True)
+        self._log = open(self.log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            manage + ["serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the server exited:\n" + self.log.read_text())
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not answer in 60 s:\n" + self.log.read_text())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def tail(self, n=60):
+        try:
+            return "\n".join(self.log.read_text().splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def live_site():
+    site = LiveSite().start()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Module scope: Playwright's sync API keeps an event loop of its own, which must be
+    # gone before the site's asyncio tests in other modules run theirs.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Console:
+    def __init__(self):
+        self.lines = []
+        self.errors = []
+        self.allowed = []
+
+    def allow_status(self, status, path):
+        """Chromium logs every HTTP error response as a console error. A test that
+        provokes one on purpose (a 400 with field errors) declares it here; any other
+        console error still fails the test."""
+        self.allowed.append((f"status of {status} (", path))
+
+    def _expected(self, m):
+        if not m.text.startswith("Failed to load resource"):
+            return False
+        url = m.location.get("url", "")
+        return any(text in m.text and path in url for text, path in self.allowed)
+
+    def attach(self, page, label="page"):
+        def on_console(m):
+            line = f"[{label}] {m.type}: {m.text} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"
+            self.lines.append(line)
+            if m.type == "error" and not self._expected(m):
+                self.errors.append(line)
+
+        def on_error(e):
+            line = f"[{label}] uncaught: {e}"
+            self.lines.append(line)
+            self.errors.append(line)
+
+        page.on("console", on_console)
+        page.on("pageerror", on_error)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def console(request, live_site):
+    c = Console()
+    yield c
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed or c.errors:
+        print("---- browser console ----")
+        print("\n".join(c.lines) or "(empty)")
+        print("---- server log (tail) ----")
+        print(live_site.tail())
+    assert not c.errors, "console errors:\n" + "\n".join(c.errors)
+
+
+@pytest.fixture
+def context(browser, console):
+    """A fresh browser context (its own cookies): a new visitor."""
+    contexts = []
+
+    def make(label="page", **kw):
+        ctx = browser.new_context(viewport=VIEWPORT, **kw)
+        ctx.set_default_timeout(20_000)
+        ctx.on("page", lambda p: console.attach(p, label))
+        contexts.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture
+def page(context):
+    return context().new_page()
+
+
+def shot(page, name, full_page=False):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def login_local(page, site):
+    """Sign in as the machine's local user (the embedded default's no-sign-up door)."""
+    page.goto(site.url + "/")
+    page.locator("#local-user").click()
+    page.wait_for_selector("#start-run")
+
+
+def api(page, method, path, body=None):
+    """Call the site's JSON API from inside the page (its session and CSRF token)."""
+    return page.evaluate(
+        """async ([method, path, body]) => {
+            const r = await window.Pagemig.api(path, method, body === null ? undefined : body);
+            return {status: r.status, data: r.data};
+        }""",
+        [method, path, body],
+    )
+
+
+def create_run(page, body):
+    r = api(page, "POST", "/api/v1/runs/", body)
+    assert r["status"] == 201, json.dumps(r)
+    return r["data"]
+
+
+def wait_frames(page, more_than, timeout=30_000):
+    page.wait_for_function(f"window.pagemigFrames > {more_than}", timeout=timeout)
+    return page.evaluate("window.pagemigFrames")
+
+
+def grid_pixels(page):
+    """The heatmap's grid canvas as a data URL (one pixel per cell, exact)."""
+    return page.evaluate("window.pagemigRun.heatmap.gridCanvas.toDataURL('image/png')")
