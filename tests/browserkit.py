@@ -235,7 +235,7 @@ def create_run(page, body):
 
 
 def wait_frames(page, more_than, timeout=30_000):
-    page.wait_for_function(f"window.pagemigFrames > {more_than}", timeout=timeout)
+    page.wait_for_function(f"() => window.pagemigFrames > {more_than}", timeout=timeout)
     return page.evaluate("window.pagemigFrames")
 
 

@@ -120,7 +120,7 @@
         legend: { show: true, live: true },
         cursor: this.opts.sync ? { sync: { key: this.opts.sync } } : {},
         scales: { x: { time: false } },
-        axes: [Object.assign({ label: "", values: (u, v) => v.map((x) => fmtMs(x)) }, axis), Object.assign({ size: 54 }, axis)],
+        axes: [Object.assign({ values: (u, v) => v.map((x) => fmtMs(x)) }, axis), Object.assign({ size: 50, space: 24, values: (u, v) => v.map(fmtNum) }, axis)],
         series: [{ label: "time", value: (u, v) => (v === null || v === undefined ? "--" : fmtMs(v)) }].concat(
           c.series.map((s, i) => ({ label: s.label, stroke: s.stroke || COLOURS[i % COLOURS.length], width: 1.5, points: { show: false } }))
         ),
@@ -235,6 +235,16 @@
       }
       return rows.join("\n") + "\n";
     }
+  }
+
+  function fmtNum(v) {
+    if (v === null || v === undefined) return "";
+    const a = Math.abs(v);
+    if (a >= 1e9) return (v / 1e9).toFixed(1) + "G";
+    if (a >= 1e6) return (v / 1e6).toFixed(1) + "M";
+    if (a >= 1e4) return (v / 1e3).toFixed(0) + "k";
+    if (a >= 1e3) return (v / 1e3).toFixed(1) + "k";
+    return String(+v.toFixed(2));
   }
 
   function fmtMs(ms) {

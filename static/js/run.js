@@ -218,6 +218,14 @@
     }, 200);
   }
 
+  // The engine's state is asked for at the frame on screen: live, its newest frame (no
+  // seq, answered by the running engine); otherwise the frame being shown.
+  function atSeq() {
+    const pos = view.position();
+    if (pos.live || pos.seq < 0) return "";
+    return "?seq=" + pos.seq;
+  }
+
   // ---- page details ----
   const STATES = window.PagemigHeatmap.STATES;
   function zoneOf(pfn) {
@@ -243,7 +251,7 @@
   let pageReq = 0;
   async function showPage(pfn, explicit) {
     const id = ++pageReq;
-    const url = ds.apiPage.replace(/\/0$/, "/" + pfn) + "?seq=" + Math.max(0, view.client.decoder.seq);
+    const url = ds.apiPage.replace(/\/0$/, "/" + pfn) + atSeq();
     let data;
     try {
       const r = await apiGet(url);
@@ -410,7 +418,7 @@
     if (reportBusy) return;
     reportBusy = true;
     try {
-      const url = ds.apiReport.replace("/NAME", "/" + report) + "?seq=" + Math.max(0, view.client.decoder.seq);
+      const url = ds.apiReport.replace("/NAME", "/" + report) + atSeq();
       const r = await apiGet(url);
       const text = await r.text();
       if (r.ok) $("proc-text").textContent = text;
