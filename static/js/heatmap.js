@@ -455,6 +455,7 @@
     _viewChanged() {
       this.viewDirty = true;
       this.overlayDirty = true;
+      if (this.layout) this.requestDraw();
       if (this.onViewChange) this.onViewChange(this.view());
     }
 
@@ -484,6 +485,18 @@
       if (!this.layout || c < 0 || c >= this.cells) return null;
       const xy = this.layout.xyOf(c);
       return this.gridToScreen(xy[0] + 0.5, xy[1] + 0.5);
+    }
+
+    // Draw on the next animation frame (for changes that come without a frame: hover,
+    // selection, zoom while paused).
+    requestDraw() {
+      this.needsDraw = true;
+      if (this._drawQueued) return;
+      this._drawQueued = true;
+      requestAnimationFrame(() => {
+        this._drawQueued = false;
+        if (this.needsDraw) this.draw();
+      });
     }
 
     // ---- pointer and wheel: zoom around the cursor, drag to pan, hover and click ----
@@ -522,7 +535,7 @@
         if (c !== this.hoverCell) {
           this.hoverCell = c;
           this.overlayDirty = true;
-          this.needsDraw = true;
+          this.requestDraw();
           if (onHover) onHover(info);
         }
       });
@@ -534,14 +547,14 @@
         const info = this.cellAtScreen(p[0], p[1]);
         this.selectedCell = info ? info.cell : -1;
         this.overlayDirty = true;
-        this.needsDraw = true;
+        this.requestDraw();
         if (onClick) onClick(info);
       });
       cv.addEventListener("pointerleave", () => {
         if (this.hoverCell !== -1) {
           this.hoverCell = -1;
           this.overlayDirty = true;
-          this.needsDraw = true;
+          this.requestDraw();
           if (onHover) onHover(null);
         }
       });
@@ -683,6 +696,7 @@
         this._gridKey = key;
         this._gridPath = null;
         this._zonePath = null;
+        this._cellPath = null;
         const visible = (ix1 - ix0) * (iy1 - iy0);
         if (s >= 6 && visible <= 200000) {
           const pb = new Path2D();
@@ -720,6 +734,23 @@
           }
           this._gridPath = pb;
           this._zonePath = zp;
+          // Deep zoom: a faint border around every page, so single pages can be told apart.
+          if (s >= 12) {
+            const cp = new Path2D();
+            for (let x = ix0; x <= ix1; x++) {
+              const p = this.gridToScreen(x, iy0);
+              const q = this.gridToScreen(x, iy1);
+              cp.moveTo(Math.round(p[0]) + 0.5, p[1]);
+              cp.lineTo(Math.round(q[0]) + 0.5, q[1]);
+            }
+            for (let y = iy0; y <= iy1; y++) {
+              const p = this.gridToScreen(ix0, y);
+              const q = this.gridToScreen(ix1, y);
+              cp.moveTo(p[0], Math.round(p[1]) + 0.5);
+              cp.lineTo(q[0], Math.round(q[1]) + 0.5);
+            }
+            this._cellPath = cp;
+          }
         } else {
           // Lattice: linear rows hold width/blockCells pageblocks; a Hilbert pageblock of
           // 2^k cells sits in an aligned square of side 2^ceil(k/2).
@@ -753,6 +784,10 @@
         }
       }
       ctx.lineWidth = 1;
+      if (this._cellPath) {
+        ctx.strokeStyle = this.dark ? "rgba(255,255,255,0.08)" : "rgba(0,0,0,0.08)";
+        ctx.stroke(this._cellPath);
+      }
       if (this._gridPath) {
         ctx.strokeStyle = this.dark ? "rgba(255,255,255,0.28)" : "rgba(0,0,0,0.28)";
         ctx.stroke(this._gridPath);
