@@ -242,3 +242,26 @@ def wait_frames(page, more_than, timeout=30_000):
 def grid_pixels(page):
     """The heatmap's grid canvas as a data URL (one pixel per cell, exact)."""
     return page.evaluate("window.pagemigRun.heatmap.gridCanvas.toDataURL('image/png')")
+
+
+def pause(page):
+    """Click Pause and wait until the page shows the frame the run paused at."""
+    page.click("#ctl-pause")
+    page.wait_for_function("() => window.pagemigStatus === 'paused'")
+    page.wait_for_function(
+        "() => window.pagemigLastOk && window.pagemigLastOk.op === 'pause'"
+        " && window.pagemigSeq === window.pagemigLastOk.seq"
+    )
+    return page.evaluate("() => window.pagemigSeq")
+
+
+def settle(page):
+    """Ask the server for the current state (an out-of-band keyframe) and wait until it
+    was applied: afterwards the page shows exactly the frame the run is at."""
+    applied = page.evaluate("() => window.pagemigRun.client.decoder.framesApplied")
+    page.evaluate("() => window.pagemigRun.send({op: 'keyframe'})")
+    page.wait_for_function(
+        f"() => window.pagemigRun.client.decoder.framesApplied > {applied}"
+        " && window.pagemigRun.client.decoder.seq >= 0"
+    )
+    return page.evaluate("() => window.pagemigRun.client.decoder.seq")

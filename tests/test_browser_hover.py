@@ -1,21 +1,11 @@
 """Hovering a page shows what the engine holds for that pfn."""
 
 import pytest
-from browserkit import api, create_run, login_local, shot, wait_frames
+from browserkit import api, create_run, login_local, pause, shot, wait_frames
 
 pytestmark = pytest.mark.browser
 
 PRESET = "zsmalloc_eagain_storm"
-
-
-def pause(page):
-    page.click("#ctl-pause")
-    page.wait_for_function("() => window.pagemigStatus === 'paused'")
-    page.wait_for_function(
-        "() => window.pagemigLastOk && window.pagemigLastOk.op === 'pause'"
-        " && window.pagemigSeq === window.pagemigLastOk.seq"
-    )
-    return page.evaluate("() => window.pagemigSeq")
 
 
 def hover_pfn(page, pfn):
