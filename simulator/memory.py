@@ -1,0 +1,504 @@
+"""Physical memory: page arrays, pageblocks, zones and the buddy allocator.
+
+Per pfn the engine keeps 7 bytes: kind (u8), flags (u8), aux (u8: owner driver id, or the
+order and list of a free head, or a compound order) and token (u32: the content token
+that travels with a page on migration, or the free-list slot of a free head). Hot paths
+index them through memoryviews, which is about twice as fast as numpy scalar indexing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from .constants import (
+    F_BUDDY,
+    FALLBACKS,
+    K_ANON,
+    K_DRIVER,
+    K_FILE,
+    K_FREE,
+    K_HOLE,
+    K_PCP,
+    MAX_ORDER,
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
+    MIGRATE_PCPTYPES,
+    MIGRATE_TYPES,
+    PAGEBLOCK_NR_PAGES,
+    PAGEBLOCK_ORDER,
+)
+from .freelist import FreeList
+
+
+def list_code(order: int, mt: int) -> int:
+    return order | (mt << 4)
+
+
+class Zone:
+    """One zone: its span, free area, pcp list, watermarks and compaction state (§2.1)."""
+
+    def __init__(self, index: int, name: str, start: int, end: int) -> None:
+        self.index = index
+        self.name = name
+        self.start = start
+        self.end = end
+        self.present = 0
+        self.free_area = [
+            [FreeList(list_code(o, mt)) for mt in range(MIGRATE_TYPES)] for o in range(MAX_ORDER)
+        ]
+        self.nr_free_pages = 0  # NR_FREE_PAGES: buddy pages only, not pcp
+        self.wmark_min = 0
+        self.wmark_low = 0
+        self.wmark_high = 0
+        # pcp (§2.16): one list per PCP migratetype; head = left end.
+        self.pcp_enabled = True
+        self.pcp_high = 186
+        self.pcp_batch = 31
+        self.pcp_lists: list[deque[int]] = [deque() for _ in range(MIGRATE_PCPTYPES)]
+        self.pcp_count = 0
+        # compaction state (§2.1), all start at 0 and are range-checked on use
+        self.compact_cached_migrate_pfn = [0, 0]
+        self.compact_cached_free_pfn = 0
+        self.compact_init_migrate_pfn = 0
+        self.compact_init_free_pfn = 0
+        self.compact_blockskip_flush = False
+        self.compact_considered = 0
+        self.compact_defer_shift = 0
+        self.compact_order_failed = 0
+
+    @property
+    def spanned(self) -> int:
+        return self.end - self.start
+
+    def nr_free(self, order: int) -> int:
+        return sum(fl.count for fl in self.free_area[order])
+
+
+class Memory:
+    """Page arrays plus zones. The buddy operations follow mm/page_alloc.c."""
+
+    def __init__(self, npages: int, zones: list[tuple[str, int, int]], profile: str) -> None:
+        self.npages = npages
+        self.profile = profile
+        self.v6 = profile != "v4.8"
+        self.kind = np.full(npages, K_HOLE, dtype=np.uint8)
+        self.flags = np.zeros(npages, dtype=np.uint8)
+        self.aux = np.zeros(npages, dtype=np.uint8)
+        self.token = np.zeros(npages, dtype=np.uint32)
+        nblocks = (npages + PAGEBLOCK_NR_PAGES - 1) // PAGEBLOCK_NR_PAGES
+        self.pb_mt = np.full(nblocks, MIGRATE_MOVABLE, dtype=np.uint8)
+        self.pb_skip = np.zeros(nblocks, dtype=np.bool_)
+        self.zones = [Zone(i, name, s, e) for i, (name, s, e) in enumerate(zones)]
+        self.zone_of_block = np.zeros(nblocks, dtype=np.uint8)
+        for z in self.zones:
+            self.zone_of_block[
+                z.start // PAGEBLOCK_NR_PAGES : (z.end + PAGEBLOCK_NR_PAGES - 1)
+                // PAGEBLOCK_NR_PAGES
+            ] = z.index
+        self.changed: set[int] | None = None  # pfns whose display state may have changed
+        self.extfrag_events: list[tuple] = []
+        self._views()
+
+    # memoryviews are not picklable; snapshots rebuild them.
+    def _views(self) -> None:
+        self.k = memoryview(self.kind)
+        self.f = memoryview(self.flags)
+        self.a = memoryview(self.aux)
+        self.t = memoryview(self.token)
+
+    def __getstate__(self) -> dict:
+        d = self.__dict__.copy()
+        for key in ("k", "f", "a", "t"):
+            d.pop(key)
+        d["zones"] = [_zone_state(z) for z in self.zones]
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        d["zones"] = [_zone_from_state(s) for s in d["zones"]]
+        self.__dict__.update(d)
+        self._views()
+
+    # -- helpers -----------------------------------------------------------
+    def zone_of(self, pfn: int) -> Zone:
+        return self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
+
+    def block_mt(self, pfn: int) -> int:
+        return int(self.pb_mt[pfn >> PAGEBLOCK_ORDER])
+
+    def set_block_mt(self, pfn: int, mt: int) -> None:
+        self.pb_mt[pfn >> PAGEBLOCK_ORDER] = mt
+
+    def touch(self, pfn: int, n: int = 1) -> None:
+        if self.changed is not None:
+            if n == 1:
+                self.changed.add(pfn)
+            else:
+                self.changed.update(range(pfn, pfn + n))
+
+    def is_buddy_head(self, pfn: int) -> bool:
+        return bool(self.f[pfn] & F_BUDDY)
+
+    def buddy_order(self, pfn: int) -> int:
+        return self.a[pfn] & 0xF
+
+    def buddy_mt(self, pfn: int) -> int:
+        return self.a[pfn] >> 4
+
+    # -- free lists ----------------------------------------------------------
+    def _add_to_list(self, z: Zone, pfn: int, order: int, mt: int, to_tail: bool) -> None:
+        self.f[pfn] = F_BUDDY
+        self.a[pfn] = list_code(order, mt)
+        z.free_area[order][mt].add(pfn, to_tail, self.t)
+        z.nr_free_pages += 1 << order
+
+    def _del_from_list(self, z: Zone, pfn: int) -> tuple[int, int]:
+        code = self.a[pfn]
+        order, mt = code & 0xF, code >> 4
+        self.f[pfn] = 0
+        z.free_area[order][mt].removed()
+        z.nr_free_pages -= 1 << order
+        return order, mt
+
+    def free_list(self, z: Zone, order: int, mt: int) -> list[int]:
+        return list(z.free_area[order][mt].walk(self.f, self.a, self.t))
+
+    def list_empty(self, z: Zone, order: int, mt: int) -> bool:
+        return z.free_area[order][mt].count == 0
+
+    # -- freeing (§3.2) ------------------------------------------------------
+    def free_one_page(self, pfn: int, order: int, mt: int, to_tail: bool = False) -> int:
+        """__free_one_page(): merge with free buddies, then put the block on a list.
+
+        The pages must already have kind K_FREE and no flags. Returns the head pfn.
+        """
+        z = self.zone_of(pfn)
+        f, a = self.f, self.a
+        zstart, zend = z.start, z.end
+        max_order = MAX_ORDER - 1
+        while order < max_order:
+            buddy = pfn ^ (1 << order)
+            if (
+                buddy < zstart
+                or buddy >= zend
+                or not (f[buddy] & F_BUDDY)
+                or (a[buddy] & 0xF) != order
+            ):
+                break
+            if order >= PAGEBLOCK_ORDER:
+                bmt = a[buddy] >> 4
+                if not self.v6:
+                    # 4.8: never merge an isolated pageblock with a non-isolated one
+                    if (mt == MIGRATE_ISOLATE) != (bmt == MIGRATE_ISOLATE):
+                        break
+                elif bmt != mt:
+                    if bmt >= MIGRATE_PCPTYPES or mt >= MIGRATE_PCPTYPES:
+                        break
+                    # 6.18: mergeable types; the buddy's block takes the freed type
+                    self.pb_mt[
+                        buddy >> PAGEBLOCK_ORDER : (buddy + (1 << order)) >> PAGEBLOCK_ORDER
+                    ] = mt
+            self._del_from_list(z, buddy)
+            pfn &= buddy
+            order += 1
+        if not to_tail and order < max_order - 1:
+            # "merge likely": the next-higher buddy is free, so queue this block at the tail
+            # so it is not split before the buddy frees up (4.8 needs order < MAX_ORDER-2).
+            combined = pfn & (pfn ^ (1 << order))
+            higher_buddy = combined ^ (1 << (order + 1))
+            if (
+                zstart <= higher_buddy < zend
+                and f[higher_buddy] & F_BUDDY
+                and (a[higher_buddy] & 0xF) == order + 1
+            ):
+                to_tail = True
+        self._add_to_list(z, pfn, order, mt, to_tail)
+        return pfn
+
+    def free_pages(self, pfn: int, order: int, use_pcp: bool = True) -> None:
+        """Free 2^order pages at pfn (already owned by nobody). Order-0 frees go to the pcp."""
+        n = 1 << order
+        self.kind[pfn : pfn + n] = K_FREE
+        self.flags[pfn : pfn + n] = 0
+        self.aux[pfn : pfn + n] = 0
+        self.token[pfn : pfn + n] = 0
+        self.touch(pfn, n)
+        z = self.zone_of(pfn)
+        mt = self.block_mt(pfn)
+        if order == 0 and use_pcp and z.pcp_enabled and mt < MIGRATE_PCPTYPES:
+            # free_hot_cold_page(): hot pages go on the head of the pcp list
+            self.k[pfn] = K_PCP
+            z.pcp_lists[mt].appendleft(pfn)
+            z.pcp_count += 1
+            if z.pcp_count >= z.pcp_high:
+                self.free_pcppages_bulk(z, z.pcp_batch)
+            return
+        self.free_one_page(pfn, order, mt)
+
+    def free_pcppages_bulk(self, z: Zone, count: int) -> None:
+        """free_pcppages_bulk(): round-robin over the pcp lists, oldest (tail) pages first."""
+        mt = 0
+        batch_free = 0
+        lists = z.pcp_lists
+        count = min(count, z.pcp_count)
+        while count:
+            while True:
+                batch_free += 1
+                mt = (mt + 1) % MIGRATE_PCPTYPES
+                if lists[mt]:
+                    break
+            if batch_free == MIGRATE_PCPTYPES:
+                batch_free = count
+            lst = lists[mt]
+            while True:
+                pfn = lst.pop()
+                z.pcp_count -= 1
+                self.k[pfn] = K_FREE
+                self.touch(pfn)
+                self.free_one_page(pfn, 0, self.block_mt(pfn))
+                count -= 1
+                batch_free -= 1
+                if not (count and batch_free and lst):
+                    break
+
+    def drain_pcp(self, z: Zone) -> None:
+        if z.pcp_count:
+            self.free_pcppages_bulk(z, z.pcp_count)
+
+    # -- allocation (§3.3, §3.4) ------------------------------------------------
+    def expand(self, z: Zone, pfn: int, low: int, high: int, mt: int) -> None:
+        """expand(): split, putting the upper half of each split on the free lists."""
+        size = 1 << high
+        while high > low:
+            high -= 1
+            size >>= 1
+            self._add_to_list(z, pfn + size, high, mt, False)
+
+    def rmqueue_smallest(self, z: Zone, order: int, mt: int) -> int:
+        for o in range(order, MAX_ORDER):
+            fl = z.free_area[o][mt]
+            if fl.count:
+                pfn = fl.pop_front(self.f, self.a, self.t)
+                self._del_from_list(z, pfn)
+                self.expand(z, pfn, order, o, mt)
+                return pfn
+        return -1
+
+    def _can_steal(self, order: int, start_mt: int) -> bool:
+        # can_steal_fallback() / should_try_claim_block()
+        if order >= PAGEBLOCK_ORDER:
+            return True
+        if order >= PAGEBLOCK_ORDER // 2 or start_mt != MIGRATE_MOVABLE:
+            return True
+        return False
+
+    def find_suitable_fallback(self, z: Zone, order: int, mt: int, only_stealable: bool) -> int:
+        for fmt in FALLBACKS.get(mt, ()):
+            if z.free_area[order][fmt].count == 0:
+                continue
+            if self._can_steal(order, mt):
+                return fmt
+            if not only_stealable:
+                return fmt
+        return -1
+
+    def move_freepages_block(self, z: Zone, pfn: int, new_mt: int) -> int:
+        """Move the free blocks of pfn's pageblock to new_mt's lists; returns pages moved."""
+        start = max(pfn & ~(PAGEBLOCK_NR_PAGES - 1), z.start)
+        end = min(start + PAGEBLOCK_NR_PAGES, z.end)
+        moved = 0
+        p = start
+        while p < end:
+            if self.f[p] & F_BUDDY:
+                order, _ = self._del_from_list(z, p)
+                self._add_to_list(z, p, order, new_mt, False)
+                moved += 1 << order
+                p += 1 << order
+            else:
+                p += 1
+        return moved
+
+    def rmqueue_fallback(self, z: Zone, order: int, start_mt: int) -> int:
+        """4.8 __rmqueue_fallback(); 6.18 __rmqueue_claim() then __rmqueue_steal()."""
+        if self.v6:
+            pfn = self._rmqueue_claim(z, order, start_mt)
+            return pfn if pfn >= 0 else self._rmqueue_steal(z, order, start_mt)
+        for current_order in range(MAX_ORDER - 1, order - 1, -1):
+            fmt = self.find_suitable_fallback(z, current_order, start_mt, False)
+            if fmt == -1:
+                continue
+            pfn = z.free_area[current_order][fmt].first(self.f, self.a, self.t)
+            change = False
+            if self._can_steal(current_order, start_mt):
+                change = self._steal_48(z, pfn, current_order, start_mt)
+            self._del_from_list(z, pfn)
+            self.expand(z, pfn, order, current_order, start_mt)
+            self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, change))
+            return pfn
+        return -1
+
+    def _steal_48(self, z: Zone, pfn: int, current_order: int, start_mt: int) -> bool:
+        if current_order >= PAGEBLOCK_ORDER:
+            self._change_range(pfn, current_order, start_mt)
+            return True
+        if self.move_freepages_block(z, pfn, start_mt) >= PAGEBLOCK_NR_PAGES // 2:
+            self.set_block_mt(pfn, start_mt)
+            return True
+        return False
+
+    def _change_range(self, pfn: int, order: int, mt: int) -> None:
+        first = pfn >> PAGEBLOCK_ORDER
+        self.pb_mt[first : first + max(1, 1 << (order - PAGEBLOCK_ORDER))] = mt
+
+    def _rmqueue_claim(self, z: Zone, order: int, start_mt: int) -> int:
+        for current_order in range(MAX_ORDER - 1, order - 1, -1):
+            fmt = self.find_suitable_fallback(z, current_order, start_mt, False)
+            if fmt == -1:
+                continue
+            if not self._can_steal(current_order, start_mt):
+                return -1  # orders too low to claim: stop (-2 in the kernel)
+            pfn = z.free_area[current_order][fmt].first(self.f, self.a, self.t)
+            if current_order >= PAGEBLOCK_ORDER:
+                self._change_range(pfn, current_order, start_mt)
+                self._del_from_list(z, pfn)
+                self.expand(z, pfn, order, current_order, start_mt)
+                self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, True))
+                return pfn
+            start = max(pfn & ~(PAGEBLOCK_NR_PAGES - 1), z.start)
+            kinds = self.kind[start : start + PAGEBLOCK_NR_PAGES]
+            free_pages = int(np.count_nonzero(kinds == K_FREE))
+            movable = int(
+                np.count_nonzero((kinds == K_ANON) | (kinds == K_FILE) | (kinds == K_DRIVER))
+            )
+            if start_mt == MIGRATE_MOVABLE:
+                alike = movable
+            elif fmt == MIGRATE_MOVABLE:
+                alike = PAGEBLOCK_NR_PAGES - free_pages - movable
+            else:
+                alike = 0
+            if free_pages + alike >= PAGEBLOCK_NR_PAGES // 2:
+                self.move_freepages_block(z, pfn, start_mt)
+                self.set_block_mt(pfn, start_mt)
+                got = self.rmqueue_smallest(z, order, start_mt)
+                self.extfrag_events.append((got, order, current_order, start_mt, fmt, True))
+                return got
+        return -1
+
+    def _rmqueue_steal(self, z: Zone, order: int, start_mt: int) -> int:
+        for current_order in range(order, MAX_ORDER):
+            fmt = self.find_suitable_fallback(z, current_order, start_mt, False)
+            if fmt == -1:
+                continue
+            fl = z.free_area[current_order][fmt]
+            pfn = fl.pop_front(self.f, self.a, self.t)
+            self._del_from_list(z, pfn)
+            self.expand(z, pfn, order, current_order, fmt)
+            self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, False))
+            return pfn
+        return -1
+
+    def rmqueue(self, z: Zone, order: int, mt: int) -> int:
+        """__rmqueue(): the requested type first, then fallback."""
+        pfn = self.rmqueue_smallest(z, order, mt)
+        if pfn < 0:
+            pfn = self.rmqueue_fallback(z, order, mt)
+        return pfn
+
+    # -- watermarks (§3.5) -----------------------------------------------------
+    def watermark_ok(self, z: Zone, order: int, mark: int, free_pages: int | None = None) -> bool:
+        free = z.nr_free_pages if free_pages is None else free_pages
+        free -= (1 << order) - 1
+        if free <= mark:
+            return False
+        if order == 0:
+            return True
+        for o in range(order, MAX_ORDER):
+            area = z.free_area[o]
+            for mt in range(MIGRATE_PCPTYPES):
+                if area[mt].count:
+                    return True
+        return False
+
+    def isolate_free_page(self, pfn: int, order: int) -> int:
+        """__isolate_free_page(): take a free block for compaction if the watermark allows."""
+        z = self.zone_of(pfn)
+        mt = self.buddy_mt(pfn)
+        if mt != MIGRATE_ISOLATE:
+            # 4.8 keeps low + 2^order free; 6.18 min + 2^order (with ALLOC_CMA)
+            wmark = (z.wmark_min if self.v6 else z.wmark_low) + (1 << order)
+            if not self.watermark_ok(z, 0, wmark):
+                return 0
+        self._del_from_list(z, pfn)
+        if order >= PAGEBLOCK_ORDER - 1:
+            end = pfn + (1 << order) - 1
+            for blk in range(pfn >> PAGEBLOCK_ORDER, (end >> PAGEBLOCK_ORDER) + 1):
+                if self.pb_mt[blk] < MIGRATE_PCPTYPES or self.pb_mt[blk] == MIGRATE_MOVABLE:
+                    self.pb_mt[blk] = MIGRATE_MOVABLE
+        return 1 << order
+
+    # -- metrics (§4) ------------------------------------------------------------
+    def contig_info(self, z: Zone, suitable_order: int) -> tuple[int, int, int]:
+        free_pages = total = suitable = 0
+        for o in range(MAX_ORDER):
+            n = z.nr_free(o)
+            free_pages += n << o
+            total += n
+            if o >= suitable_order:
+                suitable += n << (o - suitable_order)
+        return free_pages, total, suitable
+
+
+def fragmentation_index(free_pages: int, total: int, suitable: int, order: int) -> int:
+    """__fragmentation_index(): u64 arithmetic, so odd negative values are possible (§4.2)."""
+    if total == 0:
+        return 0
+    if suitable:
+        return -1000
+    return 1000 - (1000 + (free_pages * 1000) // (1 << order)) // total
+
+
+def unusable_free_index(free_pages: int, suitable: int, order: int) -> int:
+    if free_pages == 0:
+        return 1000
+    return (free_pages - (suitable << order)) * 1000 // free_pages
+
+
+def extfrag_for_order(free_pages: int, suitable: int, order: int) -> int:
+    if free_pages == 0:
+        return 0
+    return (free_pages - (suitable << order)) * 100 // free_pages
+
+
+def setup_watermarks(mem: Memory, min_free_kbytes: int | None, scale_factor: int = 10) -> int:
+    """calculate_min_free_kbytes() + __setup_per_zone_wmarks() over all zones (§3.5)."""
+    managed = [z.present for z in mem.zones]
+    lowmem_pages = sum(managed)
+    if min_free_kbytes is None:
+        lowmem_kbytes = lowmem_pages * 4
+        cap = 65536 if mem.profile == "v4.8" else 262144
+        min_free_kbytes = min(max(math.isqrt(lowmem_kbytes * 16), 128), cap)
+    pages_min = min_free_kbytes >> 2
+    for z, m in zip(mem.zones, managed, strict=True):
+        zmin = pages_min * m // lowmem_pages if lowmem_pages else 0
+        tmp = max(zmin >> 2, m * scale_factor // 10000)
+        z.wmark_min = zmin
+        z.wmark_low = zmin + tmp
+        z.wmark_high = zmin + 2 * tmp
+    return min_free_kbytes
+
+
+def _zone_state(z: Zone) -> dict:
+    d = dict(z.__dict__)
+    d["free_area"] = [[fl.to_state() for fl in row] for row in z.free_area]
+    d["pcp_lists"] = [list(lst) for lst in z.pcp_lists]
+    return d
+
+
+def _zone_from_state(d: dict) -> Zone:
+    z = Zone.__new__(Zone)
+    z.__dict__.update(d)
+    z.free_area = [[FreeList.from_state(s) for s in row] for row in d["free_area"]]
+    z.pcp_lists = [deque(lst) for lst in d["pcp_lists"]]
+    return z

@@ -1,0 +1,321 @@
+"""migrate_pages() for both profiles (kernel-spec §1).
+
+The source list is a list of pfns in list order. `alloc` and `free` stand for
+get_new_page/put_new_page (compaction_alloc/compaction_free). The kernel object supplies
+page state, drivers, the rng and the counters; this module owns only the retry logic and
+the per-page rules that decide each rc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .constants import (
+    EAGAIN,
+    EBUSY,
+    ENOMEM,
+    F_DIRTY,
+    F_ISOLATED,
+    F_LOCKED,
+    F_WRITEBACK,
+    K_DRIVER,
+    K_FILE,
+    MIGRATE_ASYNC,
+    MIGRATE_SYNC,
+    MIGRATE_SYNC_LIGHT,
+    MODE_NAMES,
+)
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+NR_MAX_BATCHED_MIGRATION = 512
+NR_MAX_MIGRATE_PAGES_RETRY = 10
+NR_MAX_MIGRATE_ASYNC_RETRY = 3
+NR_MAX_MIGRATE_SYNC_RETRY = 7
+
+Alloc = Callable[[], int]
+Free = Callable[[int], None]
+
+
+def migrate_pages(
+    k: Kernel, src: list[int], alloc: Alloc, free: Free, mode: int, reason: int, memalloc: bool
+) -> tuple[int, int, int, list[int]]:
+    """Returns (rc, nr_succeeded, nr_failed, left) where left must be put back by the caller."""
+    if k.v6:
+        return _migrate_pages_618(k, src, alloc, free, mode, reason, memalloc)
+    return _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc)
+
+
+# -- 4.8 -------------------------------------------------------------------------
+
+
+def _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc):
+    """4.8 migrate_pages(): up to 10 passes, force from pass 3 (§1.3)."""
+    from_list = list(src)
+    nr_failed = nr_succeeded = 0
+    retry = 1
+    rc = 0
+    enomem = False
+    for npass in range(10):
+        if not retry:
+            break
+        retry = 0
+        force = npass > 2
+        i = 0
+        while i < len(from_list):
+            pfn = from_list[i]
+            r = _unmap_and_move_48(k, pfn, alloc, free, force, mode, memalloc)
+            if r == ENOMEM:
+                nr_failed += 1
+                enomem = True
+                break
+            if r == EAGAIN:
+                retry += 1
+                i += 1
+                continue
+            # success or permanent failure: the page leaves the list
+            from_list.pop(i)
+            if r == 0:
+                nr_succeeded += 1
+            else:
+                nr_failed += 1
+        if enomem:
+            break
+    if enomem:
+        rc = ENOMEM
+    else:
+        nr_failed += retry
+        rc = nr_failed
+    k.count("pgmigrate_success", nr_succeeded)
+    k.count("pgmigrate_fail", nr_failed)
+    k.trace(
+        "mm_migrate_pages",
+        f"nr_succeeded={nr_succeeded} nr_failed={nr_failed} mode={MODE_NAMES[mode]} reason={k.reason_name(reason)}",
+    )
+    return rc, nr_succeeded, nr_failed, from_list
+
+
+def _unmap_and_move_48(
+    k: Kernel, pfn: int, alloc: Alloc, free: Free, force: bool, mode: int, memalloc: bool
+) -> int:
+    """unmap_and_move() + __unmap_and_move() (§1.4). Puts back permanent failures itself."""
+    new = alloc()
+    if new < 0:
+        return ENOMEM
+    rc = _lock_and_writeback(k, pfn, force, mode, memalloc, six=False)
+    if rc == 0:
+        rc = _move(k, pfn, new, mode, force)
+    if rc == EAGAIN:
+        free(new)
+        k.note_retry(pfn)
+        return rc
+    if rc == 0:
+        k.finish_migration(pfn, new)
+        return 0
+    free(new)
+    k.putback_page(pfn, rc)
+    return rc
+
+
+def _lock_and_writeback(
+    k: Kernel, pfn: int, force: bool, mode: int, memalloc: bool, six: bool
+) -> int:
+    """The page-lock and writeback rules of __unmap_and_move (4.8) / migrate_folio_unmap (6.18)."""
+    f = k.mem.f[pfn]
+    if f & F_LOCKED:
+        if six:
+            if mode == MIGRATE_ASYNC or memalloc:
+                return EAGAIN
+        elif not force or mode == MIGRATE_ASYNC or memalloc:
+            return EAGAIN
+        # lock_page(): sleep until the holder unlocks it
+        k.wait("lock", pfn)
+        k.mem.f[pfn] = f = f & ~F_LOCKED
+    if f & F_WRITEBACK:
+        if mode != MIGRATE_SYNC:
+            return EBUSY
+        if not six and not force:
+            return EAGAIN
+        k.wait("writeback", pfn)
+        k.mem.f[pfn] = f & ~F_WRITEBACK
+    return 0
+
+
+def _move(k: Kernel, pfn: int, new: int, mode: int, force: bool) -> int:
+    """move_to_new_page(): the driver's migratepage for non-LRU pages, else the LRU rules."""
+    mem = k.mem
+    if mem.k[pfn] == K_DRIVER:
+        return k.driver_migratepage(pfn, new, mode)
+    if mem.k[pfn] == K_FILE and mem.f[pfn] & F_DIRTY and not k.file_migratepage:
+        # fallback_migrate_page(): dirty pages are written out only in SYNC mode
+        if mode != MIGRATE_SYNC:
+            return EBUSY
+        mem.f[pfn] = (mem.f[pfn] & ~F_DIRTY) | F_WRITEBACK
+        return EAGAIN
+    # migrate_page_move_mapping(): a transient extra reference gives -EAGAIN
+    if k.lru_eagain_rate and k.rng.random() < k.lru_eagain_rate:
+        return EAGAIN
+    return 0
+
+
+# -- 6.18 ------------------------------------------------------------------------
+
+
+def _migrate_pages_618(k, src, alloc, free, mode, reason, memalloc):
+    """6.18 migrate_pages(): batches of 512, sync modes try async first (§1.5)."""
+    k.trace("mm_migrate_pages_start", f"mode={MODE_NAMES[mode]} reason={k.reason_name(reason)}")
+    stats = {"succeeded": 0, "failed_pages": 0}
+    from_list = list(src)
+    rc_gather = 0
+    ret: list[int] = []
+    while from_list:
+        batch = from_list[:NR_MAX_BATCHED_MIGRATION]
+        from_list = from_list[NR_MAX_BATCHED_MIGRATION:]
+        if mode == MIGRATE_ASYNC:
+            rc = _migrate_pages_batch(
+                k,
+                batch,
+                alloc,
+                free,
+                MIGRATE_ASYNC,
+                memalloc,
+                NR_MAX_MIGRATE_PAGES_RETRY,
+                ret,
+                stats,
+            )
+        else:
+            rc = _migrate_pages_sync(k, batch, alloc, free, mode, memalloc, ret, stats)
+        ret.extend(batch)  # folios still -EAGAIN (or never tried after -ENOMEM)
+        if rc < 0:
+            rc_gather = rc
+            break
+        rc_gather += rc
+    left = ret + from_list
+    if not left:
+        rc_gather = 0
+    k.count("pgmigrate_success", stats["succeeded"])
+    k.count("pgmigrate_fail", stats["failed_pages"])
+    k.trace(
+        "mm_migrate_pages",
+        f"nr_succeeded={stats['succeeded']} nr_failed={stats['failed_pages']} nr_thp_succeeded=0 "
+        f"nr_thp_failed=0 nr_thp_split=0 nr_split=0 mode={MODE_NAMES[mode]} reason={k.reason_name(reason)}",
+    )
+    return rc_gather, stats["succeeded"], stats["failed_pages"], left
+
+
+def _migrate_pages_sync(k, batch, alloc, free, mode, memalloc, ret, stats):
+    """migrate_pages_sync(): one batched async try, then each folio alone in `mode`."""
+    tmp: list[int] = []
+    astats = {"succeeded": 0, "failed_pages": 0}
+    rc = _migrate_pages_batch(
+        k, batch, alloc, free, MIGRATE_ASYNC, memalloc, NR_MAX_MIGRATE_ASYNC_RETRY, tmp, astats
+    )
+    stats["succeeded"] += astats["succeeded"]
+    if rc < 0:
+        # async failures are counted only now that there is no sync retry ("will be retried")
+        stats["failed_pages"] += astats["failed_pages"]
+        ret.extend(tmp)
+        return rc
+    # every async failure, permanent ones included, gets one more try in the caller's mode
+    pending = batch[:] + tmp
+    batch.clear()
+    nr_failed = 0
+    while pending:
+        one = [pending.pop(0)]
+        rc = _migrate_pages_batch(
+            k, one, alloc, free, mode, memalloc, NR_MAX_MIGRATE_SYNC_RETRY, ret, stats
+        )
+        ret.extend(one)
+        if rc < 0:
+            batch.extend(pending)
+            return rc
+        nr_failed += rc
+    return nr_failed
+
+
+def _migrate_pages_batch(k, from_list, alloc, free, mode, memalloc, nr_pass, ret, stats):
+    """migrate_pages_batch(): unmap phase then move phase, dst kept across move retries.
+
+    Folios still -EAGAIN after the unmap passes (or never tried after -ENOMEM) stay on
+    from_list; permanent failures and move-phase leftovers go to ret.
+    """
+    unmap: list[tuple[int, int]] = []
+    nr_failed = 0
+    rc_saved = 0
+    retry = 1
+    for _ in range(nr_pass):
+        if not retry:
+            break
+        retry = 0
+        i = 0
+        while i < len(from_list):
+            pfn = from_list[i]
+            new = alloc()
+            if new < 0:
+                rc = ENOMEM
+            else:
+                rc = _lock_and_writeback(k, pfn, True, mode, memalloc, six=True)
+                if rc != 0:
+                    free(new)  # migrate_folio_undo_dst()
+            if rc == ENOMEM:
+                nr_failed += 1
+                stats["failed_pages"] += 1 + retry
+                rc_saved = ENOMEM
+                break
+            if rc == EAGAIN:
+                retry += 1
+                k.note_retry(pfn)
+                i += 1
+                continue
+            from_list.pop(i)
+            if rc == 0:
+                unmap.append((pfn, new))
+            else:
+                nr_failed += 1
+                stats["failed_pages"] += 1
+                ret.append(pfn)
+        if rc_saved:
+            break
+    if not rc_saved:
+        nr_failed += retry
+        stats["failed_pages"] += retry
+    # move phase: the driver (or the LRU copy) runs here; -EAGAIN keeps the same dst
+    retry = 1
+    for _ in range(nr_pass):
+        if not retry:
+            break
+        retry = 0
+        i = 0
+        while i < len(unmap):
+            pfn, new = unmap[i]
+            rc = _move(k, pfn, new, mode, True)
+            if rc == EAGAIN:
+                retry += 1
+                k.note_retry(pfn)
+                i += 1
+                continue
+            unmap.pop(i)
+            if rc == 0:
+                k.finish_migration(pfn, new)
+                stats["succeeded"] += 1
+            else:
+                free(new)
+                nr_failed += 1
+                stats["failed_pages"] += 1
+                ret.append(pfn)
+    nr_failed += retry
+    stats["failed_pages"] += retry
+    # migrate_folios_undo(): whatever is still unmapped goes back, its dst freed
+    for pfn, new in unmap:
+        free(new)
+        ret.append(pfn)
+    return rc_saved or nr_failed
+
+
+def page_is_isolated(k: Kernel, pfn: int) -> bool:
+    return bool(k.mem.f[pfn] & F_ISOLATED)
+
+
+__all__ = ["migrate_pages", "MIGRATE_SYNC_LIGHT"]
