@@ -21,14 +21,16 @@ log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 CONTROL_OPS = ("pause", "resume", "step", "cancel", "inject", "speed")
+# The engine's injection knobs (simulator.scenario._validate_injection): probability in
+# percent like the kernel's fault_attr, the time window in simulated milliseconds.
 INJECT_PARAMS = {
-    "probability": (float, 0.0, 1.0),
+    "probability": (float, 0.0, 100.0),
     "errno": (str, None, None),
     "interval": (int, 1, 1_000_000),
     "times": (int, -1, 1_000_000_000),
     "space": (int, 0, 1_000_000_000),
-    "start_ns": (int, 0, 2**63 - 1),
-    "end_ns": (int, 0, 2**63 - 1),
+    "start_ms": (float, 0, 86_400_000),
+    "end_ms": (float, 0, 86_400_000),
     "pfn_start": (int, 0, 2**40),
     "pfn_end": (int, 0, 2**40),
 }

@@ -327,9 +327,11 @@
   }
 
   // ---- metrics: -EAGAIN table, violations ----
-  view.on("metrics", ({ metrics }) => {
+  view.on("metrics", ({ metrics }) => fillEagain(metrics));
+  fillEagain(null);
+  function fillEagain(metrics) {
     const t = $("eagain-table");
-    const eagain = metrics.eagain || {};
+    const eagain = (metrics && metrics.eagain) || {};
     const names = [...new Set(drivers.concat(Object.keys(eagain)))];
     while (t.rows.length > 1) t.deleteRow(1);
     for (const n of names) {
@@ -338,10 +340,10 @@
       r.insertCell().textContent = n;
       const c = r.insertCell();
       c.className = "num";
-      c.textContent = fmtInt(eagain[n] || 0);
+      c.textContent = metrics ? fmtInt(eagain[n] || 0) : "–";
     }
-    if (metrics.violations) $("violations").hidden = false;
-  });
+    if (metrics && metrics.violations) $("violations").hidden = false;
+  }
 
   // ---- controls ----
   function send(op) {
@@ -371,10 +373,11 @@
     $("inject-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const f = ev.target.elements;
-      const now = view.client.decoder.timeNs;
+      // The engine's window is in simulated milliseconds; "now" is the frame on screen.
+      const now = view.client.decoder.timeNs / 1e6;
       const dur = parseFloat(f.duration.value);
-      const params = { probability: parseFloat(f.probability.value), errno: f.errno.value, interval: 1, times: -1, start_ns: Math.round(now) };
-      if (dur > 0) params.end_ns = Math.round(now + dur * 1e6);
+      const params = { probability: parseFloat(f.probability.value), errno: f.errno.value, interval: 1, times: -1, start_ms: now };
+      if (dur > 0) params.end_ms = now + dur;
       send({ op: "inject", driver: f.driver.value, params });
     });
   }
