@@ -84,7 +84,9 @@
     refreshScrubber();
   });
   view.on("error", (m) => {
-    $("control-error").textContent = (m.op ? m.op + ": " : "") + (m.field ? m.field + ": " : "") + m.message;
+    // The server's message already names the field ("probability must be between ...").
+    $("control-error").textContent = (m.op ? m.op + ": " : "") + m.message;
+    $("control-error").dataset.field = m.field || "";
   });
   view.on("ok", (m) => {
     $("control-error").textContent = "";
