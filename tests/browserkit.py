@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -153,7 +154,7 @@ class Console:
                 self.errors.append(line)
 
         def on_error(e):
-            line = f"[{label}] uncaught: {e}"
+            line = f"[{label}] uncaught: {e}\n{e.stack}"
             self.lines.append(line)
             self.errors.append(line)
 
@@ -182,7 +183,7 @@ def console(request, live_site):
 
 
 @pytest.fixture
-def context(browser, console):
+def context(browser, console, live_site):
     """A fresh browser context (its own cookies): a new visitor."""
     contexts = []
 
@@ -195,7 +196,28 @@ def context(browser, console):
 
     yield make
     for ctx in contexts:
+        cancel_active_runs(ctx, live_site)
         ctx.close()
+
+
+def cancel_active_runs(ctx, site):
+    """Cancel what a test left running (most presets run until stopped): later tests
+    would otherwise hit the per-user cap and share the two cores with old runs."""
+    try:
+        page = ctx.new_page()
+        page.goto(site.url + "/")
+        page.evaluate(
+            """async () => {
+                const r = await fetch('/api/v1/runs/', {credentials: 'same-origin'});
+                if (!r.ok) return;
+                for (const run of (await r.json()).runs) {
+                    if (['queued', 'running', 'paused'].includes(run.status))
+                        await window.Pagemig.api('/api/v1/runs/' + run.id + '/cancel', 'POST', {});
+                }
+            }"""
+        )
+    except Exception as e:  # a test that broke the context must still be reported as such
+        print("could not cancel the test's runs:", e)
 
 
 @pytest.fixture
@@ -265,3 +287,13 @@ def settle(page):
         " && window.pagemigRun.client.decoder.seq >= 0"
     )
     return page.evaluate("() => window.pagemigRun.client.decoder.seq")
+
+
+def wait_status(page, run, status, timeout=60_000):
+    """Wait until the run has `status`, watching its run page in another tab (the site
+    pushes status changes; no polling)."""
+    tab = page.context.new_page()
+    origin = urllib.parse.urlsplit(page.url)
+    tab.goto(f"{origin.scheme}://{origin.netloc}{run['url']}")
+    tab.wait_for_function(f"() => window.pagemigStatus === {status!r}", timeout=timeout)
+    tab.close()

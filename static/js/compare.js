@@ -199,7 +199,12 @@
       box.textContent = "";
       const key = $("cmp-metric").value;
       const tables = views.map((v) => [v.samples.map((s) => s.time_ns / 1e6), v.samples.map((s) => metricValue(s.metrics, key))]);
-      const data = window.uPlot.join(tables.filter((t) => t[0].length));
+      const filled = tables.filter((t) => t[0].length);
+      if (!filled.length) {
+        box.textContent = "No metrics recorded yet.";
+        return;
+      }
+      const data = window.uPlot.join(filled);
       const cs = getComputedStyle(document.documentElement);
       const axis = { stroke: cs.getPropertyValue("--muted").trim(), grid: { stroke: cs.getPropertyValue("--line").trim() } };
       const u = new window.uPlot(

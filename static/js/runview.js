@@ -138,10 +138,11 @@
 
     async _loadMetrics() {
       if (!this.cfg.api || !this.cfg.api.metrics) return;
+      let samples = [];
       try {
         const data = await (this.cfg.getJson || getJson)(this.cfg.api.metrics);
         // The API puts each sample's metrics beside seq/tick/time_ns.
-        const samples = (data.samples || data).map((s) => (s.metrics ? s : { seq: s.seq, tick: s.tick, time_ns: s.time_ns, metrics: s }));
+        samples = (data.samples || data).map((s) => (s.metrics ? s : { seq: s.seq, tick: s.tick, time_ns: s.time_ns, metrics: s }));
         for (const s of samples) this.times.set(s.seq, s.time_ns);
         if (this.charts) {
           // Live samples may have arrived meanwhile; keep whichever is longer.
@@ -151,11 +152,10 @@
           const last = samples[samples.length - 1];
           if (last.seq >= this.metricsSeq) this._metrics(last.seq, last.time_ns, last.metrics, true);
         }
-        this._emit("history", samples);
       } catch (e) {
         console.warn("pagemig: metrics history unavailable:", e.message);
-        this._emit("history", []);
       }
+      this._emit("history", samples);
     }
 
     _metrics(seq, timeNs, m, fromHistory) {
