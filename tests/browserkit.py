@@ -67,10 +67,13 @@ class LiveSite:
         self.proc = None
         self.log = self.dir / "server.log"
 
-    def start(self):
+    def start(self, migrate=True):
         manage = [sys.executable, str(ROOT / "manage.py")]
-        subprocess.run(manage + ["migrate", "--noinput", "-v0"], env=self.env, cwd=ROOT, check=True)
-        self._log = open(self.log, "w")  # noqa: SIM115 - closed in stop()
+        if migrate:
+            subprocess.run(
+                manage + ["migrate", "--noinput", "-v0"], env=self.env, cwd=ROOT, check=True
+            )
+        self._log = open(self.log, "a")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             manage + ["serve", "--port", str(self.port)],
             env=self.env,
@@ -89,6 +92,14 @@ class LiveSite:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError("the server did not answer in 60 s:\n" + self.log.read_text())
+
+    def restart(self):
+        """Stop the server process (as a crash or a deploy would) and start it again on
+        the same port and database."""
+        self.proc.terminate()
+        self.proc.wait(10)
+        self._log.close()
+        self.start(migrate=False)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -140,7 +151,14 @@ class Console:
         console error still fails the test."""
         self.allowed.append((f"status of {status} (", path))
 
+    def allow_text(self, text):
+        """An error the browser itself logs for a situation the test creates on purpose
+        (a refused connection while the server is down)."""
+        self.allowed.append((text, ""))
+
     def _expected(self, m):
+        if any(text in m.text and not path for text, path in self.allowed):
+            return True
         if not m.text.startswith("Failed to load resource"):
             return False
         url = m.location.get("url", "")
@@ -296,3 +314,34 @@ def wait_status(page, run, status, timeout=60_000):
     tab.goto(f"{origin.scheme}://{origin.netloc}{run['url']}")
     tab.wait_for_function(f"() => window.pagemigStatus === {status!r}", timeout=timeout)
     tab.close()
+
+
+def long_scenario(cycles=200, eagain_rate=0.0):
+    """A run that keeps compaction busy for minutes (most presets settle within a few
+    seconds): every 50 simulated ms movable pages are freed and reallocated, the driver
+    "drv" grows a little, and compaction is asked for. `eagain_rate` is drv's own
+    -EAGAIN rate (0: every -EAGAIN it returns was injected)."""
+    timeline = []
+    for i in range(cycles):
+        t = i * 50
+        timeline += [
+            {"at_ms": t, "action": "free", "type": "movable", "count": 300},
+            {"at_ms": t + 10, "action": "driver_grow", "driver": "drv", "pages": 20},
+            {"at_ms": t + 20, "action": "alloc", "type": "movable", "count": 300},
+            {"at_ms": t + 30, "action": "compact_memory"},
+        ]
+    return {
+        "name": "busy compaction",
+        "profile": "v6.18",
+        "memory": {"zones": [{"name": "Normal", "pages": 16384}]},
+        "layout": {"free": 0.35, "fragmentation": 0.9},
+        "drivers": [
+            {
+                "name": "drv",
+                "pages": 1000,
+                "placement": "scattered",
+                "migrate": {"EAGAIN": eagain_rate} if eagain_rate else {},
+            }
+        ],
+        "timeline": timeline,
+    }

@@ -1,14 +1,23 @@
 """Run controls: pause, step exactly one frame, resume, speed, keyboard shortcuts."""
 
 import pytest
-from browserkit import api, create_run, login_local, pause, settle, shot, wait_frames
+from browserkit import (
+    api,
+    create_run,
+    login_local,
+    long_scenario,
+    pause,
+    settle,
+    shot,
+    wait_frames,
+)
 
 pytestmark = pytest.mark.browser
 
 
 def test_pause_then_step_advances_exactly_one_frame(live_site, page):
     login_local(page, live_site)
-    run = create_run(page, {"preset": "zsmalloc_eagain_storm", "seed": 3})
+    run = create_run(page, {"scenario": long_scenario(), "seed": 3})
     page.goto(live_site.url + run["url"])
     wait_frames(page, 5)
     seq = pause(page)
@@ -38,7 +47,7 @@ def test_pause_then_step_advances_exactly_one_frame(live_site, page):
 
 def test_space_pauses_and_resumes_and_question_mark_shows_help(live_site, page):
     login_local(page, live_site)
-    run = create_run(page, {"preset": "zsmalloc_eagain_storm", "seed": 4})
+    run = create_run(page, {"scenario": long_scenario(), "seed": 4})
     page.goto(live_site.url + run["url"])
     wait_frames(page, 3)
     page.keyboard.press(" ")
@@ -56,7 +65,7 @@ def test_space_pauses_and_resumes_and_question_mark_shows_help(live_site, page):
 
 def test_speed_changes_the_frame_rate(live_site, page):
     login_local(page, live_site)
-    run = create_run(page, {"preset": "zsmalloc_eagain_storm", "seed": 5})
+    run = create_run(page, {"scenario": long_scenario(), "seed": 5})
     page.goto(live_site.url + run["url"])
     wait_frames(page, 3)
     page.select_option("#ctl-speed", "5")

@@ -1,11 +1,9 @@
 """Hovering a page shows what the engine holds for that pfn."""
 
 import pytest
-from browserkit import api, create_run, login_local, pause, shot, wait_frames
+from browserkit import api, create_run, login_local, long_scenario, pause, shot, wait_frames
 
 pytestmark = pytest.mark.browser
-
-PRESET = "zsmalloc_eagain_storm"
 
 
 def hover_pfn(page, pfn):
@@ -30,7 +28,7 @@ def engine_page(run, seq, pfn):
 
 def test_hovering_a_page_shows_the_engines_details(live_site, page):
     login_local(page, live_site)
-    run = create_run(page, {"preset": PRESET, "seed": 7})
+    run = create_run(page, {"scenario": long_scenario(eagain_rate=0.05), "seed": 7})
     page.goto(live_site.url + run["url"])
     wait_frames(page, 15)
     seq = pause(page)

@@ -1,22 +1,9 @@
 """'Inject -EAGAIN now' raises the driver's -EAGAIN count on the page and in the chart."""
 
 import pytest
-from browserkit import create_run, login_local, pause, shot, wait_frames
+from browserkit import create_run, login_local, long_scenario, pause, shot, wait_frames
 
 pytestmark = pytest.mark.browser
-
-
-def scenario():
-    """A driver with no failures of its own, and compaction with work to do from the
-    start: any -EAGAIN it returns is one we injected."""
-    return {
-        "name": "inject-now",
-        "profile": "v6.18",
-        "memory": {"zones": [{"name": "Normal", "pages": 16384}]},
-        "layout": {"free": 0.35, "fragmentation": 0.9},
-        "drivers": [{"name": "drv", "pages": 1000, "placement": "scattered", "migrate": {}}],
-        "timeline": [{"at_ms": 0, "action": "compact_memory"}],
-    }
 
 
 def eagain_shown(page):
@@ -31,7 +18,7 @@ def eagain_shown(page):
 
 def test_injecting_eagain_now_raises_the_drivers_count(live_site, page):
     login_local(page, live_site)
-    run = create_run(page, {"scenario": scenario(), "seed": 1, "title": "inject now"})
+    run = create_run(page, {"scenario": long_scenario(), "seed": 1, "title": "inject now"})
     page.goto(live_site.url + run["url"])
     # The first metrics sample (every 15 frames) fills the table; then hold the run.
     page.wait_for_function("() => window.pagemigMetricsSamples > 0")
@@ -70,7 +57,7 @@ def test_injecting_eagain_now_raises_the_drivers_count(live_site, page):
 
 def test_an_invalid_injection_names_the_field(live_site, page):
     login_local(page, live_site)
-    run = create_run(page, {"scenario": scenario(), "seed": 2})
+    run = create_run(page, {"scenario": long_scenario(), "seed": 2})
     page.goto(live_site.url + run["url"])
     wait_frames(page, 1)
     page.fill("#inject-prob", "250")

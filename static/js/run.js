@@ -488,6 +488,8 @@
           if (typeof e.seq === "number" && e.seq > traceAfter) traceAfter = e.seq;
         }
       }
+    } catch (e) {
+      // Offline for a moment (the connection indicator says so); the next poll retries.
     } finally {
       traceBusy = false;
     }
