@@ -11,6 +11,7 @@ skip_on_failure).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,7 +50,9 @@ from .constants import (
     MAX_ORDER,
     MIGRATE_ASYNC,
     MIGRATE_CMA,
+    MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
+    MIGRATE_PCPTYPES,
     MIGRATE_SYNC,
     MIGRATE_SYNC_LIGHT,
     MR_COMPACTION,
@@ -66,6 +69,7 @@ if TYPE_CHECKING:
     from .kernel import Kernel
 
 ISOLATE_ABORT, ISOLATE_NONE, ISOLATE_SUCCESS = 0, 1, 2
+FAST_START_DONE = -1  # cc->fast_start_pfn = ULONG_MAX: reinit_migrate_pfn() already used it
 
 
 @dataclass
@@ -219,7 +223,12 @@ class Compactor:
 
     # -- suitability (§2.8) ---------------------------------------------------------------------
     def compaction_suitable(
-        self, z: Zone, order: int, wmark: str = "low", trace: bool = True
+        self,
+        z: Zone,
+        order: int,
+        wmark: str = "low",
+        trace: bool = True,
+        async_no_cma: bool = False,
     ) -> int:
         """4.8 compaction_suitable(); 6.18 compaction_suit_allocation_order(). Returns a result."""
         if order == -1:
@@ -227,7 +236,11 @@ class Compactor:
         mem = self.mem
         mark = self.wmark(z, "min" if self.v6 and wmark == "min" else wmark)
         if mem.watermark_ok(z, order, mark):
-            return COMPACT_SUCCESS  # no compaction needed (4.8 COMPACT_PARTIAL)
+            # no compaction needed (4.8 COMPACT_PARTIAL): 4.8 compaction_suitable() traces
+            # whatever __compaction_suitable() returned; 6.18 returns before tracing
+            if trace and not self.v6:
+                self._trace_zone("mm_compaction_suitable", z, order, COMPACT_SUCCESS)
+            return COMPACT_SUCCESS
         if not self.v6:
             if not mem.watermark_ok(z, 0, mark + (2 << order)):
                 ret = COMPACT_SKIPPED
@@ -241,6 +254,11 @@ class Compactor:
             if trace:
                 self._trace_zone("mm_compaction_suitable", z, order, ret)
             return COMPACT_SKIPPED if ret == COMPACT_NOT_SUITABLE_ZONE else ret
+        if async_no_cma and order > PAGE_ALLOC_COSTLY_ORDER:
+            # costly async request without ALLOC_CMA: an untraced SKIPPED before
+            # compaction_suitable() (6.18 compaction_suit_allocation_order())
+            if not mem.watermark_ok(z, 0, mark + (2 << order)):
+                return COMPACT_SKIPPED
         gap = mark + (2 << order)
         if order > PAGE_ALLOC_COSTLY_ORDER:
             gap += z.wmark_low - z.wmark_min
@@ -347,11 +365,17 @@ class Compactor:
         k = self.k
         z = self.mem.zones[cc.zone]
         if cc.order != -1:
-            r = self.compaction_suitable(z, cc.order, cc.wmark)
+            # ALLOC_CMA comes only with movable requests (gfp_to_alloc_flags_cma())
+            async_no_cma = cc.mode == MIGRATE_ASYNC and cc.migratetype != MIGRATE_MOVABLE
+            r = self.compaction_suitable(z, cc.order, cc.wmark, async_no_cma=async_no_cma)
             if r in (COMPACT_SUCCESS, COMPACT_SKIPPED):
                 cc.result = r
                 cc.phase = "done"
                 return r
+        elif not self.v6:
+            # 4.8 compact_zone() calls compaction_suitable() for order -1 too: it returns
+            # CONTINUE and mm_compaction_suitable still fires (6.18 skips the call)
+            self._trace_zone("mm_compaction_suitable", z, cc.order, COMPACT_CONTINUE)
         if self.compaction_restarting(z, cc.order):
             self.reset_isolation_suitable(z)
         start, end = z.start, z.end
@@ -473,7 +497,8 @@ class Compactor:
             elif cc.direct and cc.mode == MIGRATE_ASYNC:
                 cc.migrate_pfn = block_end_pfn(cc.migrate_pfn - 1, cc.order)
                 cc.last_migrated_pfn = 0
-        if self.v6 and cc.captured >= 0:
+        if self.v6 and cc.direct and self.mem.captured >= 0:
+            cc.captured = self.mem.captured
             cc.result = COMPACT_SUCCESS
             self.end(cc)
             return True
@@ -636,32 +661,42 @@ class Compactor:
         high_pfn = pageblock_start(cc.migrate_pfn + distance)
         found = False
         nr_scanned = 0
-        limit = (COMPACT_CLUSTER_MAX >> cc.fast_search_fail) + 1
+        limit = (COMPACT_CLUSTER_MAX >> min(63, cc.fast_search_fail)) + 1
         order = cc.order - 1
         while order >= PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
             fl = z.free_area[order][MIGRATE_MOVABLE]
             if fl.count:
                 for free_pfn in fl.walk(mem.f, mem.a, mem.t):
+                    # `if (nr_scanned++ >= limit)`: the entry past the limit is counted
+                    # and moved to the tail with those before it
+                    scanned = nr_scanned
                     nr_scanned += 1
+                    if scanned >= limit:
+                        fl.rotate_to_tail(free_pfn, mem.f, mem.a, mem.t)
+                        break
                     if free_pfn < high_pfn:
-                        if not mem.pb_skip[free_pfn >> PAGEBLOCK_ORDER]:
-                            found = True
-                            pfn = max(pageblock_start(free_pfn), z.start)
-                            if pfn < cc.migrate_pfn:
-                                pfn = cc.migrate_pfn
-                            # the kernel moves the entry to the list tail here; the order only
-                            # matters for later searches, and the entry is the same block
-                            break
-                    if nr_scanned >= limit:
-                        cc.fast_search_fail += 1
+                        if mem.pb_skip[free_pfn >> PAGEBLOCK_ORDER]:
+                            continue
+                        # move_freelist_tail(): a later search skips this entry
+                        fl.rotate_to_tail(free_pfn, mem.f, mem.a, mem.t)
+                        # update_fast_start_pfn()
+                        if cc.fast_start_pfn != FAST_START_DONE:
+                            if not cc.fast_start_pfn:
+                                cc.fast_start_pfn = free_pfn
+                            cc.fast_start_pfn = min(cc.fast_start_pfn, free_pfn)
+                        pfn = max(pageblock_start(free_pfn), z.start)
+                        cc.fast_search_fail = 0
+                        found = True
                         break
             order -= 1
         cc.total_migrate_scanned += nr_scanned
         if not found:
             cc.fast_search_fail += 1
+            # reinit_migrate_pfn(): restart the linear scan at the lowest fast-found pfn
+            if cc.fast_start_pfn and cc.fast_start_pfn != FAST_START_DONE:
+                cc.migrate_pfn = cc.fast_start_pfn
+                cc.fast_start_pfn = FAST_START_DONE
             pfn = cc.migrate_pfn
-        else:
-            cc.fast_search_fail = 0
         return pfn
 
     def _lru_isolatable(
@@ -727,26 +762,28 @@ class Compactor:
         elif not v6:
             valid_page = low
 
+        lru_list = (lru_pos + low).tolist()
+
         def isolate_lru_run(a: int, b: int, need: int) -> int:
             """Isolate LRU-ok pfns in [a, b) up to `need`; returns the next pfn to scan."""
             nonlocal nr_isolated, skip_updated
-            i0 = int(np.searchsorted(lru_pos, a - low))
-            i1 = int(np.searchsorted(lru_pos, b - low))
+            i0 = bisect_left(lru_list, a)
+            i1 = bisect_left(lru_list, b, i0)
             if i1 == i0:
                 return b
             if v6 and valid_page >= 0 and not skip_updated:
                 skip_updated = True
                 if not cc.ignore_skip_hint:
                     mem.pb_skip[valid_page >> PAGEBLOCK_ORDER] = True
-            take = lru_pos[i0 : i0 + need] if need < i1 - i0 else lru_pos[i0:i1]
-            pfns = (take + low).tolist()
-            for p in pfns:
-                k.isolate_lru_page(p)
+            pfns = lru_list[i0 : min(i1, i0 + need)]
+            k.isolate_lru_pages(pfns)
             isolated_here.extend(pfns)
             nr_isolated += len(pfns)
             cc.nr_migratepages += len(pfns)
             if not cc.last_migrated_pfn and not v6:
-                cc.last_migrated_pfn = pfns[0]
+                # `if (!cc->last_migrated_pfn) cc->last_migrated_pfn = low_pfn` per page:
+                # pfn 0 reads as unset, so the next isolated pfn overwrites it
+                cc.last_migrated_pfn = pfns[1] if pfns[0] == 0 and len(pfns) > 1 else pfns[0]
             if len(pfns) == need:
                 return pfns[-1] + 1
             return b
@@ -820,7 +857,10 @@ class Compactor:
                         k.putback_page(p)
                     isolated_here.clear()
                     cc.nr_migratepages -= nr_isolated
-                    cc.last_migrated_pfn = 0
+                    if not v6:
+                        # 4.8 resets cc->last_migrated_pfn; 6.18 keeps it as a local of
+                        # compact_zone() that this function never sees
+                        cc.last_migrated_pfn = 0
                     nr_isolated = 0
                 if pos < next_skip:
                     pos = next_skip - 1
@@ -875,6 +915,10 @@ class Compactor:
 
     def _compaction_alloc_618(self, cc: CompactControl) -> int:
         lists = cc.freepages_618
+        if lists[0]:  # the common case: a split remainder is waiting at order 0
+            cc.nr_freepages -= 1
+            cc.nr_migratepages -= 1
+            return lists[0].popleft()
         has_isolated_pages = False  # isolate at most once per call, then -ENOMEM
         while True:
             for order in range(MAX_ORDER):
@@ -988,6 +1032,11 @@ class Compactor:
         if stride == 1:
             flags = mem.flags[start:end]
             kinds = mem.kind[start:end]
+            if not (kinds == K_COMPOUND_HEAD).any():
+                heads = np.flatnonzero(flags & F_BUDDY) + start
+                done = self._isolate_free_heads_bulk(cc, start, end, heads, out)
+                if done is not None:
+                    return done
             interesting = (
                 np.flatnonzero(((flags & F_BUDDY) != 0) | (kinds == K_COMPOUND_HEAD)) + start
             )
@@ -1043,11 +1092,73 @@ class Compactor:
         k.count("compact_isolated", total)
         return total, pfn
 
+    def _isolate_free_heads_bulk(
+        self, cc: CompactControl, start: int, end: int, heads: np.ndarray, out: list
+    ):
+        """isolate_freepages_block() with stride 1 and no compound pages, vectorised.
+
+        Returns None (the caller takes the per-pfn path) when a watermark check would
+        fail on the way, since the kernel stops at that head."""
+        k, mem = self.k, self.mem
+        z = mem.zones[cc.zone]
+        count = total = 0
+        final = end
+        if len(heads):
+            codes = mem.aux[heads]
+            orders = (codes & 0xF).astype(np.int64)
+            sizes = np.left_shift(1, orders)
+            cums = np.cumsum(sizes)
+            need = cc.nr_migratepages - cc.nr_freepages
+            # the kernel asks "enough?" after each isolation
+            count = min(int(np.searchsorted(cums, need)) + 1, len(heads)) if need > 0 else 1
+            if ((codes[:count] >> 4) == MIGRATE_ISOLATE).any():
+                return None
+            # __isolate_free_page(): order-0 watermark (4.8 low, 6.18 min) + 2^order
+            mark = z.wmark_min if self.v6 else z.wmark_low
+            free_before = z.nr_free_pages - np.concatenate(([0], cums[: count - 1]))
+            if not (free_before > mark + sizes[:count]).all():
+                return None
+            take = heads[:count]
+            total = int(cums[count - 1])
+            if total >= need:
+                final = int(take[-1] + sizes[count - 1])
+        span = min(final, end) - start
+        # 6.18 counts the isolated blocks' tails (nr_scanned += isolated - 1); 4.8 skips them
+        nr_scanned = span if self.v6 else span - (total - count)
+        if count:
+            mem.flags[take] = 0
+            z.nr_free_pages -= total
+            uniq, cnt = np.unique(codes[:count], return_counts=True)
+            for code, c in zip(uniq.tolist(), cnt.tolist(), strict=True):
+                fl = z.free_area[code & 0xF][code >> 4]
+                for _ in range(c):
+                    fl.removed()
+            for pfn, order in zip(take.tolist(), orders[:count].tolist(), strict=True):
+                if order >= PAGEBLOCK_ORDER - 1:
+                    last = pfn + (1 << order) - 1
+                    for blk in range(pfn >> PAGEBLOCK_ORDER, (last >> PAGEBLOCK_ORDER) + 1):
+                        if mem.pb_mt[blk] < MIGRATE_PCPTYPES:
+                            mem.pb_mt[blk] = MIGRATE_MOVABLE
+                out.append((pfn, order))
+            cc.nr_freepages += total
+        pfn = min(final, end)
+        k.trace(
+            "mm_compaction_isolate_freepages",
+            f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",
+        )
+        k.time_ns += nr_scanned * 2
+        if self.v6:
+            cc.total_free_scanned += nr_scanned
+        else:
+            k.count("compact_free_scanned", nr_scanned)
+        k.count("compact_isolated", total)
+        return total, pfn
+
     def fast_isolate_freepages(self, cc: CompactControl) -> None:
         """6.18 fast_isolate_freepages(): take a free page from the top of the scan space.
 
-        Not modelled: move_freelist_head() rotating the list after a search (the list
-        order the next search sees differs from the kernel's).
+        After each order's search the list is rotated (move_freelist_head()) so that the
+        next search starts with the entries this one did not reach.
         """
         mem = self.mem
         z = mem.zones[cc.zone]
@@ -1071,6 +1182,7 @@ class Compactor:
             order_scanned = 0
             if z.nr_free(order):
                 high_pfn = 0
+                freepage = -1  # -1: the walk ran off the list, which then stays as it is
                 for pfn in fl.walk_reverse(mem.f, mem.a, mem.t):
                     order_scanned += 1
                     nr_scanned += 1
@@ -1079,15 +1191,19 @@ class Compactor:
                     if pfn >= low_pfn:
                         cc.fast_search_fail = 0
                         cc.search_order = order
-                        page = pfn
+                        page = freepage = pfn
                         break
                     if pfn >= min_pfn and pfn > high_pfn:
                         high_pfn = pfn
                         limit >>= 1
                     if order_scanned >= limit:
+                        freepage = pfn
                         break
                 if page < 0 and high_pfn:
-                    page = high_pfn
+                    page = freepage = high_pfn
+                if freepage >= 0:
+                    # move_freelist_head(): a future search skips the entries just seen
+                    fl.rotate_to_head(freepage, mem.f, mem.a, mem.t)
                 if page >= 0:
                     if mem.isolate_free_page(page, order):
                         n = 1 << order

@@ -171,11 +171,17 @@ class Simulation:
     def run(self, max_ticks: int = 10**9, progress=None) -> None:
         """Run to the end (or max_ticks), discarding the per-step output."""
         n = 0
-        while not self._done and n < max_ticks:
-            self.step(256)
-            n += 256
-            if progress:
-                progress(self)
+        # nobody looks at per-step changes here: stop tracking them (a set of every touched
+        # pfn costs ~60 bytes a page per step)
+        changed, self.k.mem.changed = self.k.mem.changed, None
+        try:
+            while not self._done and n < max_ticks:
+                self.step(256)
+                n += 256
+                if progress:
+                    progress(self)
+        finally:
+            self.k.mem.changed = changed if changed is not None else set()
 
     def counters(self) -> dict[str, int]:
         return dict(self.k.vmstat)
@@ -251,9 +257,7 @@ class Simulation:
             "flags": [name for bit, name in FLAG_NAMES if f & bit],
             "owner": owner,
             "token": int(mem.t[pfn]) if kind not in (K_FREE, K_PCP) else None,
-            "history": [
-                {"time_ns": t, "event": what, **info} for t, what, info in k.history.get(pfn, [])
-            ],
+            "history": k.history.for_pfn(pfn, k.drivers),
         }
         if f & 0x40:  # buddy head
             info["buddy_order"] = mem.buddy_order(pfn)
@@ -476,6 +480,19 @@ class Simulation:
                 return pfn
         return -1
 
+    def _take_captured(self, pfn: int, order: int, kind: int) -> int:
+        """prep_new_page() for a block compaction_capture() handed over."""
+        k = self.k
+        mem = k.mem
+        n = 1 << order
+        mem.kind[pfn : pfn + n] = kind
+        mem.flags[pfn : pfn + n] = 0x08 if kind in (K_ANON, K_FILE) else 0
+        mem.aux[pfn : pfn + n] = 0
+        mem.token[pfn : pfn + n] = np.arange(k.next_token, k.next_token + n, dtype=np.uint32)
+        k.next_token += n
+        mem.touch(pfn, n)
+        return pfn
+
     def _alloc(self, count: int, order: int, mt: int) -> None:
         k = self.k
         kind = KIND_FOR_MT[mt]
@@ -559,13 +576,24 @@ class Simulation:
         self._flush_extfrag()
         if not count:
             return
-        # slow path: wake kcompactd (as kswapd would), then direct compaction at async priority
-        self.wakeup_kcompactd(order)
+        # slow path: kswapd wakes and, going back to sleep, flushes skip hints and wakes
+        # kcompactd; then direct compaction at async priority
+        self.kswapd_sleep(order)
         zones = [z.index for z in reversed(k.mem.zones) if z.present]
         prio = 2 if k.v6 else 1  # COMPACT_PRIO_ASYNC
         self.jobs.insert(
             0, Job("direct", zones, order=order, migratetype=mt, prio=prio, count=count)
         )
+
+    def kswapd_sleep(self, order: int) -> None:
+        """kswapd_try_to_sleep(): reset_isolation_suitable(pgdat) then wakeup_kcompactd().
+
+        Reclaim itself is not modelled; only what kswapd does to compaction state.
+        """
+        for z in self.k.mem.zones:
+            if z.present and z.compact_blockskip_flush:
+                self.c.reset_isolation_suitable(z)
+        self.wakeup_kcompactd(order)
 
     def wakeup_kcompactd(self, order: int) -> None:
         k = self.k
@@ -574,8 +602,9 @@ class Simulation:
         self.kcompactd_max_order = max(self.kcompactd_max_order, order)
         if any(j.kind == "kcompactd" for j in self.jobs):
             return
+        # kcompactd_node_suitable(): the pending max order, traced as any suitability check
         if not any(
-            self.c.compaction_suitable(z, order, "min" if k.v6 else "low", trace=False) == 4
+            self.c.compaction_suitable(z, self.kcompactd_max_order, "min" if k.v6 else "low") == 4
             for z in k.mem.zones
             if z.present
         ):
@@ -670,13 +699,17 @@ class Simulation:
                     wmark="min" if k.v6 else "low",
                 )
             # direct
-            min_prio = 0
-            if job.prio > min_prio and c.compaction_deferred(z, job.order):
+            # 6.18 skips deferral at MIN_COMPACT_PRIORITY (SYNC_FULL); 4.8 always checks it
+            if (not k.v6 or job.prio > 0) and c.compaction_deferred(z, job.order):
                 job.rc = max(job.rc, COMPACT_DEFERRED)
                 job.zi += 1
                 continue
             mode = MIGRATE_ASYNC if job.prio == (2 if k.v6 else 1) else MIGRATE_SYNC_LIGHT
             full = k.v6 and job.prio == 0
+            if k.v6:
+                # current->capture_control for the length of this compact_zone()
+                mem.capture = (z.index, job.order, job.migratetype)
+                mem.captured = -1
             return CompactControl(
                 z.index,
                 job.order,
@@ -710,8 +743,15 @@ class Simulation:
             if k.v6:
                 pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
+            k.mem.capture = None
+            if cc.captured >= 0:
+                cc.result = COMPACT_SUCCESS  # compact_zone_order(): a captured page is success
+                job.stats["captured"] = cc.captured
             job.rc = max(job.rc, cc.result)
-            if cc.result == COMPACT_SUCCESS:
+            # "the allocation should succeed": 6.18 tests the status, 4.8 the low watermark
+            if (k.v6 and cc.result == COMPACT_SUCCESS) or (
+                not k.v6 and k.mem.watermark_ok(z, job.order, z.wmark_low)
+            ):
                 c.compaction_defer_reset(z, job.order, False)
                 job.zi = len(job.zones)  # stop compacting; the allocation should succeed
             elif job.prio != (2 if k.v6 else 1) and cc.result in (
@@ -743,7 +783,12 @@ class Simulation:
         pfn = -1
         if stalled:
             k.count("compact_stall")
-            pfn = self._alloc_one(job.order, job.migratetype, KIND_FOR_MT[job.migratetype])
+            if "captured" in job.stats:
+                pfn = self._take_captured(
+                    job.stats.pop("captured"), job.order, KIND_FOR_MT[job.migratetype]
+                )
+            else:
+                pfn = self._alloc_one(job.order, job.migratetype, KIND_FOR_MT[job.migratetype])
             self._flush_extfrag()
             if pfn >= 0:
                 z = k.mem.zone_of(pfn)
@@ -768,7 +813,9 @@ class Simulation:
                 )
             return
         # should_compact_retry(), with no reclaim in between
-        min_prio = 1 if job.order > PAGE_ALLOC_COSTLY_ORDER else 0
+        # 6.18: MIN_COMPACT_COSTLY_PRIORITY = SYNC_LIGHT (1) for costly orders, SYNC_FULL (0)
+        # otherwise; 4.8 has only SYNC_LIGHT (0) and ASYNC (1)
+        min_prio = 1 if (k.v6 and job.order > PAGE_ALLOC_COSTLY_ORDER) else 0
         retries = job.retries + (1 if rc == COMPACT_SUCCESS else 0)
         max_retries = (
             MAX_COMPACT_RETRIES // 4 if job.order > PAGE_ALLOC_COSTLY_ORDER else MAX_COMPACT_RETRIES
@@ -787,6 +834,8 @@ class Simulation:
         else:
             retry = True
         if retry:
+            # the allocator wakes kswapd again on every pass of the slow path
+            self.kswapd_sleep(job.order)
             self.jobs.insert(
                 0,
                 Job(

@@ -97,6 +97,37 @@ class FreeList:
             if self._live(pfn, i << 1, flags, aux, token):
                 yield pfn
 
+    def rotate_to_head(self, pfn: int, flags, aux, token) -> None:
+        """move_freelist_head(): make pfn the first entry; the entries before it go to the
+        tail, in order. Costs what a reverse walk to pfn already cost: the entries from
+        pfn to the tail are re-pushed on the head stack, which kills their old slots."""
+        suffix = []
+        for p in self.walk_reverse(flags, aux, token):
+            suffix.append(p)
+            if p == pfn:
+                break
+        else:
+            return
+        for p in suffix:  # tail end first, so pfn ends on top of the head stack
+            token[p] = len(self.head) << 1
+            self.head.append(p)
+        self.maybe_gc(flags, aux, token)
+
+    def rotate_to_tail(self, pfn: int, flags, aux, token) -> None:
+        """move_freelist_tail(): make pfn the last entry; it and the entries before it
+        move to the tail, in order (cost: the forward walk to pfn)."""
+        prefix = []
+        for p in self.walk(flags, aux, token):
+            prefix.append(p)
+            if p == pfn:
+                break
+        else:
+            return
+        for p in prefix:
+            token[p] = (len(self.tail) << 1) | 1
+            self.tail.append(p)
+        self.maybe_gc(flags, aux, token)
+
     def first(self, flags, aux, token) -> int:
         for pfn in self.walk(flags, aux, token):
             return pfn

@@ -37,7 +37,11 @@ from .constants import (
     REASONS_618,
 )
 from .drivers import RULES, Driver, Injection, preset_rates
+from .history import CODE as H
+from .history import History
 from .memory import Memory, setup_watermarks
+
+H_RETRY, H_OUT, H_IN = H["retry"], H["migrated_out"], H["migrated_in"]
 
 VMSTAT_48 = (
     "pgmigrate_success",
@@ -68,7 +72,6 @@ VMSTAT_618 = (
 )
 
 TRACE_KEEP = 200_000  # trace lines kept for /sys/kernel/tracing/trace style reports
-HISTORY_KEEP = 1_000_000  # per-page history entries kept in total
 
 # Simulated cost model (ns): documented in docs/engine.md
 COST_TICK = 1_000
@@ -112,8 +115,7 @@ class Kernel:
         self.vmstat = dict.fromkeys(VMSTAT_618 if self.v6 else VMSTAT_48, 0)
         self.trace_lines: deque[str] = deque(maxlen=TRACE_KEEP)
         self.new_events: list[dict] = []
-        self.history: dict[int, list[tuple]] = {}
-        self.history_entries = 0
+        self.history = History()
         self.violations: list[dict] = []
         self.nr_isolated = 0
         self.next_token = 1
@@ -288,16 +290,20 @@ class Kernel:
             zc = covered[z.start : z.end]
             for order in range(10, -1, -1):
                 size = 1 << order
-                nfull = len(zf) // size
-                if nfull == 0:
+                # a block of order k starts at a pfn aligned to 2^k in absolute terms
+                # (buddy_pfn = pfn ^ (1 << order)), not relative to the zone start
+                first = (-z.start) % size
+                nfull = (len(zf) - first) // size
+                if nfull <= 0:
                     continue
-                ok = (zf[: nfull * size].reshape(nfull, size).all(axis=1)) & ~(
-                    zc[: nfull * size].reshape(nfull, size).any(axis=1)
+                span = slice(first, first + nfull * size)
+                ok = (zf[span].reshape(nfull, size).all(axis=1)) & ~(
+                    zc[span].reshape(nfull, size).any(axis=1)
                 )
                 idx = np.flatnonzero(ok)
                 for i in idx:
-                    heads.append((z.start + int(i) * size, order))
-                view = zc[: nfull * size].reshape(nfull, size)
+                    heads.append((z.start + first + int(i) * size, order))
+                view = zc[span].reshape(nfull, size)
                 view[idx] = True
         heads.sort()
         for pfn, order in heads:
@@ -338,11 +344,8 @@ class Kernel:
     def _pid(self) -> int:
         return {"kcompactd0": 35, "sh": 1200}.get(self.comm, 4242)
 
-    def record(self, pfn: int, what: str, **info) -> None:
-        if self.history_entries >= HISTORY_KEEP:
-            return
-        self.history_entries += 1
-        self.history.setdefault(pfn, []).append((self.time_ns, what, info))
+    def record(self, pfn: int, code: int, arg: int = 0) -> None:
+        self.history.add(self.time_ns, pfn, code, arg)
 
     def violation(self, pfn: int, driver: Driver, mode: str) -> None:
         v = {
@@ -353,7 +356,7 @@ class Kernel:
             "rule": RULES[mode],
         }
         self.violations.append(v)
-        self.record(pfn, "contract_violation", driver=driver.name, rule=RULES[mode])
+        self.record(pfn, H["contract_violation"], driver.id)
         self.new_events.append(
             {
                 "event": "contract_violation",
@@ -365,10 +368,10 @@ class Kernel:
 
     def wait(self, what: str, pfn: int) -> None:
         self.time_ns += COST_WAIT
-        self.record(pfn, f"waited_{what}")
+        self.record(pfn, H["waited_" + what])
 
     def note_retry(self, pfn: int) -> None:
-        self.record(pfn, "retry", rc="-EAGAIN")
+        self.record(pfn, H_RETRY, EAGAIN)
 
     # -- isolation (§2.5, §1.6) -----------------------------------------------------------
     def isolate_lru_page(self, pfn: int) -> None:
@@ -376,6 +379,42 @@ class Kernel:
         mem.f[pfn] = (mem.f[pfn] & ~F_LRU) | F_ISOLATED
         self.nr_isolated += 1
         mem.touch(pfn)
+
+    def isolate_lru_pages(self, pfns: list[int]) -> None:
+        """isolate_lru_page() for a run of pages at once."""
+        mem = self.mem
+        if len(pfns) < 4:
+            for p in pfns:
+                self.isolate_lru_page(p)
+            return
+        idx = np.array(pfns, dtype=np.intp)
+        mem.flags[idx] = (mem.flags[idx] & ~np.uint8(F_LRU)) | F_ISOLATED
+        self.nr_isolated += len(pfns)
+        if mem.changed is not None:
+            mem.changed.update(pfns)
+
+    def finish_lru_migrations(self, olds: list[int], news: list[int]) -> None:
+        """finish_migration() for LRU pages that all succeeded, copying state in bulk.
+
+        The old pages are still freed one by one, in order, because the pcp lists and
+        buddy merges depend on the order of frees."""
+        mem = self.mem
+        o = np.array(olds, dtype=np.intp)
+        n = np.array(news, dtype=np.intp)
+        mem.kind[n] = mem.kind[o]
+        mem.aux[n] = mem.aux[o]
+        mem.token[n] = mem.token[o]
+        mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
+        count = len(olds)
+        self.nr_isolated -= count
+        t0 = self.time_ns
+        self.time_ns += COST_COPY * count
+        self.history.extend([t0 + COST_COPY * (i + 1) for i in range(count)], olds, H_OUT, news)
+        free = mem.free_pages
+        for old in olds:
+            free(old, 0)
+        if mem.changed is not None:
+            mem.changed.update(news)
 
     def isolate_movable_page(self, pfn: int) -> bool:
         """isolate_movable_page() / isolate_movable_ops_page(): never a blocking lock."""
@@ -389,12 +428,12 @@ class Kernel:
         if mem.a[pfn] & 0x80:
             return False  # the driver lost track of this page; its mapping is gone
         if not drv.isolate_page(self.rng):
-            self.record(pfn, "isolate_refused", driver=drv.name)
+            self.record(pfn, H["isolate_refused"], drv.id)
             return False
         mem.f[pfn] = f | F_ISOLATED
         self.nr_isolated += 1
         mem.touch(pfn)
-        self.record(pfn, "isolated", driver=drv.name)
+        self.record(pfn, H["isolated"], drv.id)
         return True
 
     def driver_of(self, pfn: int) -> Driver:
@@ -411,10 +450,8 @@ class Kernel:
         if pfn in self.lru_corrupted:
             self.lru_corrupted.discard(pfn)
             self.violation(pfn, drv, "touch_lru_isolated")
-        if rc == EAGAIN:
-            self.record(pfn, "migratepage", rc="-EAGAIN", driver=drv.name)
-        elif rc:
-            self.record(pfn, "migratepage", rc=str(rc), driver=drv.name)
+        if rc and rc != EAGAIN:
+            self.record(pfn, H["migratepage_error"], rc)
         return rc
 
     def finish_migration(self, old: int, new: int) -> None:
@@ -446,9 +483,10 @@ class Kernel:
             # putback_lru_page(newpage): the copy keeps dirty/unevictable, gains LRU
             mem.f[new] = (f & (F_DIRTY | F_UNEVICTABLE)) | F_LRU
         self.nr_isolated -= 1
-        self.record(old, "migrated_out", to=new, token=int(tok))
-        self.record(new, "migrated_in", frm=old, token=int(tok))
-        mem.touch(new)
+        # one entry serves both pages: History.for_pfn matches the destination column too
+        self.history.add(self.time_ns, old, H_OUT, new)
+        if mem.changed is not None:
+            mem.changed.add(new)
         mem.free_pages(old, 0)
 
     def putback_page(self, pfn: int, rc: int | None = None) -> None:
@@ -467,10 +505,10 @@ class Kernel:
                 mem.a[pfn] = mem.a[pfn] | 0x80
                 drv.lost += 1
                 self.violation(pfn, drv, "lose_on_putback")
-            self.record(pfn, "putback", driver=drv.name, rc=rc)
+            self.record(pfn, H["putback"], rc or 0)
         else:
             mem.f[pfn] = (f & ~F_ISOLATED) | F_LRU
-            self.record(pfn, "putback", rc=rc)
+            self.record(pfn, H["putback"], rc or 0)
 
     # -- allocation for the workload -------------------------------------------------------
     def new_token(self) -> int:

@@ -23,6 +23,7 @@ from .constants import (
     K_HOLE,
     K_PCP,
     MAX_ORDER,
+    MIGRATE_CMA,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
     MIGRATE_PCPTYPES,
@@ -99,6 +100,10 @@ class Memory:
                 // PAGEBLOCK_NR_PAGES
             ] = z.index
         self.changed: set[int] | None = None  # pfns whose display state may have changed
+        # 6.18 compaction_capture(): (zone index, order, request migratetype) while a direct
+        # compaction runs; a freed block reaching exactly that order is handed to it
+        self.capture: tuple[int, int, int] | None = None
+        self.captured = -1
         self.extfrag_events: list[tuple] = []
         self._views()
 
@@ -174,11 +179,19 @@ class Memory:
 
         The pages must already have kind K_FREE and no flags. Returns the head pfn.
         """
-        z = self.zone_of(pfn)
+        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
         f, a = self.f, self.a
         zstart, zend = z.start, z.end
         max_order = MAX_ORDER - 1
+        capc = self.capture
         while order < max_order:
+            if (
+                capc is not None
+                and order == capc[1]
+                and z.index == capc[0]
+                and self._capture(pfn, order, mt, capc[2])
+            ):
+                return pfn  # the captured block never reaches the free lists
             buddy = pfn ^ (1 << order)
             if (
                 buddy < zstart
@@ -200,7 +213,10 @@ class Memory:
                     self.pb_mt[
                         buddy >> PAGEBLOCK_ORDER : (buddy + (1 << order)) >> PAGEBLOCK_ORDER
                     ] = mt
-            self._del_from_list(z, buddy)
+            # inline _del_from_list(): this loop is the hottest code of a compaction
+            f[buddy] = 0
+            z.free_area[order][a[buddy] >> 4].removed()
+            z.nr_free_pages -= 1 << order
             pfn &= buddy
             order += 1
         if not to_tail and order < max_order - 1:
@@ -214,19 +230,43 @@ class Memory:
                 and (a[higher_buddy] & 0xF) == order + 1
             ):
                 to_tail = True
-        self._add_to_list(z, pfn, order, mt, to_tail)
+        f[pfn] = F_BUDDY
+        a[pfn] = order | (mt << 4)
+        z.free_area[order][mt].add(pfn, to_tail, self.t)
+        z.nr_free_pages += 1 << order
         return pfn
+
+    def _capture(self, pfn: int, order: int, mt: int, want_mt: int) -> bool:
+        """compaction_capture() (§3.2): not CMA/ISOLATE, and a MOVABLE block below
+        pageblock order only for a MOVABLE request."""
+        if mt in (MIGRATE_CMA, MIGRATE_ISOLATE):
+            return False
+        if order < PAGEBLOCK_ORDER and mt == MIGRATE_MOVABLE and want_mt != MIGRATE_MOVABLE:
+            return False
+        self.captured = pfn
+        self.capture = None
+        n = 1 << order
+        self.kind[pfn : pfn + n] = K_FREE
+        return True
 
     def free_pages(self, pfn: int, order: int, use_pcp: bool = True) -> None:
         """Free 2^order pages at pfn (already owned by nobody). Order-0 frees go to the pcp."""
         n = 1 << order
-        self.kind[pfn : pfn + n] = K_FREE
-        self.flags[pfn : pfn + n] = 0
-        self.aux[pfn : pfn + n] = 0
-        self.token[pfn : pfn + n] = 0
-        self.touch(pfn, n)
-        z = self.zone_of(pfn)
-        mt = self.block_mt(pfn)
+        if n == 1:
+            self.k[pfn] = K_FREE
+            self.f[pfn] = 0
+            self.a[pfn] = 0
+            self.t[pfn] = 0
+            if self.changed is not None:
+                self.changed.add(pfn)
+        else:
+            self.kind[pfn : pfn + n] = K_FREE
+            self.flags[pfn : pfn + n] = 0
+            self.aux[pfn : pfn + n] = 0
+            self.token[pfn : pfn + n] = 0
+            self.touch(pfn, n)
+        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
+        mt = self.pb_mt[pfn >> PAGEBLOCK_ORDER]
         if order == 0 and use_pcp and z.pcp_enabled and mt < MIGRATE_PCPTYPES:
             # free_hot_cold_page(): hot pages go on the head of the pcp list
             self.k[pfn] = K_PCP
@@ -252,12 +292,17 @@ class Memory:
             if batch_free == MIGRATE_PCPTYPES:
                 batch_free = count
             lst = lists[mt]
+            k = self.k
+            changed = self.changed
+            free_one_page = self.free_one_page
             while True:
                 pfn = lst.pop()
                 z.pcp_count -= 1
-                self.k[pfn] = K_FREE
-                self.touch(pfn)
-                self.free_one_page(pfn, 0, self.block_mt(pfn))
+                k[pfn] = K_FREE
+                if changed is not None:
+                    changed.add(pfn)
+                # the list a page sits on is its migratetype at free time (pcppage mt)
+                free_one_page(pfn, 0, mt)
                 count -= 1
                 batch_free -= 1
                 if not (count and batch_free and lst):

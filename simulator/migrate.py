@@ -104,9 +104,14 @@ def _unmap_and_move_48(
     new = alloc()
     if new < 0:
         return ENOMEM
-    rc = _lock_and_writeback(k, pfn, force, mode, memalloc, six=False)
+    # most pages are neither locked nor under writeback: skip the rule calls for them
+    rc = (
+        _lock_and_writeback(k, pfn, force, mode, memalloc, six=False)
+        if k.mem.f[pfn] & _SLOW_FLAGS
+        else 0
+    )
     if rc == 0:
-        rc = _move(k, pfn, new, mode, force)
+        rc = _move(k, pfn, new, mode, force) if _needs_move_rules(k, pfn) else 0
     if rc == EAGAIN:
         free(new)
         k.note_retry(pfn)
@@ -117,6 +122,15 @@ def _unmap_and_move_48(
     free(new)
     k.putback_page(pfn, rc)
     return rc
+
+
+_SLOW_FLAGS = F_LOCKED | F_WRITEBACK
+
+
+def _needs_move_rules(k: Kernel, pfn: int) -> bool:
+    """False when move_to_new_page() can only succeed: an LRU page with no transient
+    references modelled and no dirty-writeout path."""
+    return bool(k.lru_eagain_rate or k.mem.k[pfn] == K_DRIVER or not k.file_migratepage)
 
 
 def _lock_and_writeback(
@@ -245,6 +259,8 @@ def _migrate_pages_batch(k, from_list, alloc, free, mode, memalloc, nr_pass, ret
     nr_failed = 0
     rc_saved = 0
     retry = 1
+    mf = k.mem.f
+    mk = k.mem.k
     for _ in range(nr_pass):
         if not retry:
             break
@@ -255,10 +271,12 @@ def _migrate_pages_batch(k, from_list, alloc, free, mode, memalloc, nr_pass, ret
             new = alloc()
             if new < 0:
                 rc = ENOMEM
-            else:
+            elif mf[pfn] & _SLOW_FLAGS:
                 rc = _lock_and_writeback(k, pfn, True, mode, memalloc, six=True)
                 if rc != 0:
                     free(new)  # migrate_folio_undo_dst()
+            else:
+                rc = 0
             if rc == ENOMEM:
                 nr_failed += 1
                 stats["failed_pages"] += 1 + retry
@@ -283,6 +301,16 @@ def _migrate_pages_batch(k, from_list, alloc, free, mode, memalloc, nr_pass, ret
         stats["failed_pages"] += retry
     # move phase: the driver (or the LRU copy) runs here; -EAGAIN keeps the same dst
     retry = 1
+    if (
+        unmap
+        and not k.lru_eagain_rate
+        and k.file_migratepage
+        and not any(mk[pfn] == K_DRIVER for pfn, _ in unmap)
+    ):
+        # every page is an LRU page that can only succeed: one pass, state copied in bulk
+        k.finish_lru_migrations([p for p, _ in unmap], [n for _, n in unmap])
+        stats["succeeded"] += len(unmap)
+        unmap = []
     for _ in range(nr_pass):
         if not retry:
             break
@@ -290,7 +318,7 @@ def _migrate_pages_batch(k, from_list, alloc, free, mode, memalloc, nr_pass, ret
         i = 0
         while i < len(unmap):
             pfn, new = unmap[i]
-            rc = _move(k, pfn, new, mode, True)
+            rc = _move(k, pfn, new, mode, True) if _needs_move_rules(k, pfn) else 0
             if rc == EAGAIN:
                 retry += 1
                 k.note_retry(pfn)

@@ -422,10 +422,14 @@ def _validate(raw: Any) -> dict:
             continue
         e: dict[str, Any] = {"at_ms": at, "action": action}
         allowed = {"at_ms", "action"}
-        if action in ("alloc", "free"):
+        if action == "alloc":
             allowed |= {"count", "order", "type"}
             e["count"] = c.num(ev, "count", f"{p}.count", 1, MAX_ALLOC_COUNT, 1, integer=True)
             e["order"] = c.num(ev, "order", f"{p}.order", 0, 10, 0, integer=True)
+            e["type"] = c.choice(ev, "type", f"{p}.type", ALLOC_TYPES, "movable")
+        elif action == "free":
+            allowed |= {"count", "type"}
+            e["count"] = c.num(ev, "count", f"{p}.count", 1, MAX_ALLOC_COUNT, 1, integer=True)
             e["type"] = c.choice(ev, "type", f"{p}.type", ALLOC_TYPES, "movable")
         elif action == "alloc_high_order":
             allowed |= {"order", "type", "count"}

@@ -1,0 +1,59 @@
+"""The engine's command line: python -m simulator."""
+
+import json
+import subprocess
+import sys
+
+from simulator.cli import main
+
+
+def test_run_prints_the_seed_and_the_requested_reports(capsys):
+    assert main(["run", "lru_only", "--seed", "7", "--report", "buddyinfo,extfrag"]) == 0
+    out = capsys.readouterr().out
+    assert "seed: 7" in out and "profile: v6.18" in out
+    assert "# buddyinfo\nNode 0, zone   Normal " in out
+    assert "# extfrag\nNode 0, zone   Normal " in out
+
+
+def test_json_output_carries_the_engine_version_and_metrics(capsys):
+    assert (
+        main(["run", "zsmalloc_eagain_storm", "--json", "--report", "vmstat", "--profile", "v4.8"])
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["engine_version"] and doc["seed"] == 1 and doc["profile"] == "v4.8"
+    assert doc["metrics"]["eagain"]["zsmalloc"] > 0
+    assert doc["reports"]["vmstat"].startswith("pgmigrate_success ")
+
+
+def test_bad_scenario_file_exits_non_zero_naming_the_field(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[memory]\nzones = [{ name = "Normal", pages = 100 }]\n')
+    assert main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "memory.zones[0].pages" in err and "1024" in err
+
+
+def test_unknown_report_and_seed_out_of_range_are_rejected(capsys):
+    assert main(["run", "lru_only", "--report", "meminfo"]) == 2
+    assert "--report" in capsys.readouterr().err
+    assert main(["run", "lru_only", "--seed", "-1"]) == 2
+    assert "--seed" in capsys.readouterr().err
+
+
+def test_module_entry_point_works_as_documented():
+    r = subprocess.run(
+        [sys.executable, "-m", "simulator", "run", "lru_only", "--report", "vmstat"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "pgmigrate_success" in r.stdout and "seed: 1" in r.stdout
+    r = subprocess.run(
+        [sys.executable, "-m", "simulator", "run", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "neither a file nor a preset" in r.stderr

@@ -1,0 +1,393 @@
+"""Property-based tests of the engine on random small scenarios, both profiles.
+
+Properties (issue 2, "Done means" item 2):
+* pages are conserved and every content token is present exactly once after any
+  compaction-only run (migration moves content, it never copies or drops it: §1.4, §1.5);
+* the buddy free lists agree with the page array and are fully merged wherever
+  __free_one_page would merge (§3.2), with the pcp lists on or off and after draining
+  them (§2.16);
+* no page is isolated twice (§1.6: "A page is never isolated twice"; §2.5);
+* no page is left isolated, and no free page left on a compactor's private list, when
+  compact_zone returns (§2.3 putback_movable_pages / release_freepages);
+* the vmstat counters equal what the trace lines report (§2.15, §5);
+* each buggy-driver mode is reported as a contract violation naming the rule of the
+  seed document, and a correct driver is never flagged (§6, seed document C.1-C.4).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator import Scenario, Simulation
+from simulator.check import check_invariants, tokens
+from simulator.constants import F_ISOLATED, F_LRU, K_ANON, K_FILE, K_PCP, K_TARGET
+from simulator.drivers import BUGGY_MODES, RULES
+
+PROFILES = ("v4.8", "v6.18")
+MAX_TICKS = 200_000
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+# -- scenario strategies ----------------------------------------------------------------
+
+
+@st.composite
+def drivers_st(draw, total_pages: int, allow_buggy: bool = False) -> list[dict]:
+    n = draw(st.integers(0, 2))
+    out = []
+    budget = total_pages // 4
+    for i in range(n):
+        eagain = draw(st.sampled_from([0.0, 0.1, 0.5]))
+        ebusy = draw(st.sampled_from([0.0, 0.05, 0.2]))
+        einval = draw(st.sampled_from([0.0, 0.05]))
+        d = {
+            "name": f"drv{i}",
+            "pages": draw(st.integers(1, max(1, budget // 2))),
+            "placement": draw(st.sampled_from(["scattered", "clustered"])),
+            "isolate_refuse_rate": draw(st.sampled_from([0.0, 0.0, 0.2])),
+            "migrate": {"EAGAIN": eagain, "EBUSY": ebusy, "EINVAL": einval},
+        }
+        if draw(st.booleans()):
+            d["injection"] = {
+                "probability": draw(st.sampled_from([10, 50, 100])),
+                "errno": draw(st.sampled_from(["EAGAIN", "EBUSY"])),
+                "interval": draw(st.integers(1, 3)),
+                "times": draw(st.sampled_from([-1, 5, 50])),
+            }
+        out.append(d)
+    return out
+
+
+@st.composite
+def scenarios(draw, profile: str, workload: bool = False) -> dict:
+    if draw(st.booleans()):
+        zones = [{"name": "Normal", "pages": 512 * draw(st.integers(2, 8))}]
+    else:
+        zones = [
+            {"name": "DMA32", "pages": 512 * draw(st.integers(2, 3))},
+            {"name": "Normal", "pages": 512 * draw(st.integers(2, 5))},
+        ]
+    total = sum(z["pages"] for z in zones)
+    mix = {
+        "anon": draw(st.sampled_from([0.0, 0.3, 0.6])),
+        "file": draw(st.sampled_from([0.0, 0.3])),
+        "unmovable": draw(st.sampled_from([0.0, 0.05, 0.2])),
+        "reclaimable": draw(st.sampled_from([0.0, 0.05])),
+        "pinned": draw(st.sampled_from([0.0, 0.02])),
+    }
+    if sum(mix.values()) == 0:
+        mix["anon"] = 1.0
+    layout = {
+        "free": draw(st.floats(0.05, 0.8)),
+        "fragmentation": draw(st.floats(0.0, 1.0)),
+        "mix": mix,
+        "locked": draw(st.sampled_from([0.0, 0.05, 0.2])),
+        "writeback": draw(st.sampled_from([0.0, 0.05, 0.2])),
+        "dirty": draw(st.sampled_from([0.0, 0.1, 0.3])),
+        "unevictable": draw(st.sampled_from([0.0, 0.05])),
+    }
+    drivers = draw(drivers_st(total))
+    events = []
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, 40))
+        if draw(st.booleans()):
+            events.append({"at_ms": at, "action": "compact_memory"})
+        else:
+            events.append(
+                {"at_ms": at, "action": "kcompactd_wake", "order": draw(st.integers(1, 10))}
+            )
+    if workload:
+        for _ in range(draw(st.integers(1, 4))):
+            at = draw(st.integers(0, 40))
+            kind = draw(st.sampled_from(["alloc", "free", "alloc_high_order", "driver"]))
+            typ = draw(st.sampled_from(["movable", "unmovable", "reclaimable"]))
+            if kind == "alloc":
+                events.append(
+                    {
+                        "at_ms": at,
+                        "action": "alloc",
+                        "count": draw(st.integers(1, 300)),
+                        "order": draw(st.integers(0, 3)),
+                        "type": typ,
+                    }
+                )
+            elif kind == "free":
+                events.append(
+                    {"at_ms": at, "action": "free", "count": draw(st.integers(1, 300)), "type": typ}
+                )
+            elif kind == "alloc_high_order":
+                events.append(
+                    {
+                        "at_ms": at,
+                        "action": "alloc_high_order",
+                        "order": draw(st.integers(1, 10)),
+                        "count": draw(st.integers(1, 3)),
+                        "type": typ,
+                    }
+                )
+            elif drivers:
+                events.append(
+                    {
+                        "at_ms": at,
+                        "action": draw(st.sampled_from(["balloon_inflate", "balloon_deflate"])),
+                        "driver": drivers[0]["name"],
+                        "pages": draw(st.integers(1, 100)),
+                    }
+                )
+    proactiveness = 0
+    if profile == "v6.18":
+        proactiveness = draw(st.sampled_from([0, 0, 50]))
+    return {
+        "profile": profile,
+        "memory": {"zones": zones, "pcp": draw(st.sampled_from(["simple", "off"]))},
+        "layout": layout,
+        "drivers": drivers,
+        "lru_eagain_rate": draw(st.sampled_from([0.0, 0.0, 0.1])),
+        "kcompactd": True,
+        "sysctl": {"compaction_proactiveness": proactiveness},
+        "timeline": events,
+    }
+
+
+# -- instrumentation -------------------------------------------------------------------------
+
+
+class Audit:
+    """Wraps the kernel's isolation entry points and the compactor's end of compact_zone."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.double_isolation: list[int] = []
+        self.bad_lru_isolation: list[int] = []
+        self.leaks: list[str] = []
+        self.isolations = 0
+        self.compactions_ended = 0
+        k, c = sim.k, sim.c
+        orig_lru, orig_movable, orig_end = k.isolate_lru_page, k.isolate_movable_page, c.end
+
+        def isolate_lru_page(pfn: int) -> None:
+            f = int(k.mem.flags[pfn])
+            if f & F_ISOLATED:
+                self.double_isolation.append(pfn)
+            if not f & F_LRU or int(k.mem.kind[pfn]) not in (K_ANON, K_FILE):
+                self.bad_lru_isolation.append(pfn)
+            orig_lru(pfn)
+            self.isolations += 1
+
+        def isolate_movable_page(pfn: int) -> bool:
+            was = int(k.mem.flags[pfn]) & F_ISOLATED
+            ok = orig_movable(pfn)
+            if ok:
+                self.isolations += 1
+                if was:
+                    self.double_isolation.append(pfn)
+            return ok
+
+        def end(cc) -> None:
+            orig_end(cc)
+            self.compactions_ended += 1
+            self.check_released(cc)
+
+        k.isolate_lru_page = isolate_lru_page
+        k.isolate_movable_page = isolate_movable_page
+        c.end = end
+
+    def check_released(self, cc) -> None:
+        """When compact_zone returns, its pages are all put back or migrated and its
+        isolated free pages released; only other running compactions may hold pages."""
+        mem = self.sim.k.mem
+        if cc.migratepages or cc.nr_freepages or cc.freepages or any(cc.freepages_618):
+            self.leaks.append(f"cc of zone {cc.zone} ended holding pages")
+        others = [j.cc for j in self.sim.jobs if j.cc is not None and j.cc is not cc]
+        held = {p for o in others for p in o.migratepages}
+        isolated = set(np.flatnonzero(mem.flags & F_ISOLATED).tolist())
+        if not isolated <= held:
+            self.leaks.append(f"{len(isolated - held)} pages left isolated after compact_zone")
+        targets = np.count_nonzero(mem.kind == K_TARGET)
+        held_targets = sum(o.nr_freepages for o in others)
+        if targets > held_targets:
+            self.leaks.append(f"{targets} free pages left isolated after compact_zone")
+
+
+def run(sim: Simulation) -> None:
+    n = 0
+    while not sim.done:
+        sim.step(128)
+        n += 128
+        assert n < MAX_TICKS, "simulation did not finish"
+
+
+def trace_fields(sim: Simulation, event: str) -> list[dict[str, int]]:
+    out = []
+    for line in sim.k.trace_lines:
+        if f" {event}: " in line:
+            text = line.split(f" {event}: ", 1)[1]
+            out.append({k: int(v, 0) for k, v in re.findall(r"(\w+)=(-?(?:0x)?[0-9a-f]+)\b", text)})
+    return out
+
+
+def assert_free_lists_sound(sim: Simulation) -> None:
+    problems = check_invariants(sim)
+    assert not problems, problems
+    # after draining the pcp lists every free page is on a buddy list, fully merged
+    mem = sim.k.mem
+    for z in mem.zones:
+        mem.drain_pcp(z)
+    assert not np.any(mem.kind == K_PCP)
+    problems = check_invariants(sim)
+    assert not problems, problems
+
+
+def assert_counters_match_trace(sim: Simulation) -> None:
+    vm = sim.counters()
+    migrated = trace_fields(sim, "mm_migrate_pages")
+    assert vm["pgmigrate_success"] == sum(m["nr_succeeded"] for m in migrated)
+    assert vm["pgmigrate_fail"] == sum(m["nr_failed"] for m in migrated)
+    iso_m = trace_fields(sim, "mm_compaction_isolate_migratepages")
+    iso_f = trace_fields(sim, "mm_compaction_isolate_freepages")
+    fast_f = trace_fields(sim, "mm_compaction_fast_isolate_freepages")
+    taken = sum(x["nr_taken"] for x in iso_m + iso_f + fast_f)
+    assert vm["compact_isolated"] == taken
+    if sim.profile == "v4.8":
+        assert vm["compact_migrate_scanned"] == sum(x["nr_scanned"] for x in iso_m)
+        assert vm["compact_free_scanned"] == sum(x["nr_scanned"] for x in iso_f)
+    else:
+        # 6.18 also counts fast_find_migrateblock's free-list entries (§2.15)
+        assert vm["compact_migrate_scanned"] >= sum(x["nr_scanned"] for x in iso_m)
+        assert vm["compact_free_scanned"] == sum(x["nr_scanned"] for x in iso_f + fast_f)
+        assert vm["compact_daemon_migrate_scanned"] <= vm["compact_migrate_scanned"]
+        assert vm["compact_daemon_free_scanned"] <= vm["compact_free_scanned"]
+    wakes = sum(1 for line in sim.k.trace_lines if " mm_compaction_kcompactd_wake: " in line)
+    assert vm["compact_daemon_wake"] == wakes
+    assert vm["compact_stall"] == vm["compact_success"] + vm["compact_fail"]
+
+
+# -- properties ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@SETTINGS
+@given(data=st.data())
+def test_compaction_only_runs_conserve_pages_and_tokens(profile: str, data) -> None:
+    """After compact_memory / kcompactd runs, the multiset of content tokens and the
+    number of pages of each owner are exactly as before (§1.4, §1.5), no page was
+    isolated twice (§1.6), every compact_zone released all it held (§2.3), and the free
+    lists are consistent and fully merged (§3.2)."""
+    raw = data.draw(scenarios(profile))
+    sim = Simulation(Scenario.from_dict(raw), seed=data.draw(st.integers(0, 2**16)))
+    assert check_invariants(sim) == []  # the layout as built is already consistent
+    audit = Audit(sim)
+    before = tokens(sim)
+    assert len(np.unique(before)) == len(before)
+    allocated_before = int(np.count_nonzero(before))
+    owners_before = np.bincount(sim.k.mem.aux[sim.k.mem.kind == 4] & 0x7F, minlength=40)
+    run(sim)
+    after = tokens(sim)
+    assert np.array_equal(after, before), "content tokens changed"
+    assert int(np.count_nonzero(after)) == allocated_before
+    owners_after = np.bincount(sim.k.mem.aux[sim.k.mem.kind == 4] & 0x7F, minlength=40)
+    assert np.array_equal(owners_after, owners_before), "driver pages not conserved"
+    assert not audit.double_isolation
+    assert not audit.bad_lru_isolation
+    assert not audit.leaks, audit.leaks
+    assert sim.k.violations == []  # correct drivers are never flagged
+    assert_counters_match_trace(sim)
+    assert_free_lists_sound(sim)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@SETTINGS
+@given(data=st.data())
+def test_workloads_keep_state_consistent_and_counters_honest(profile: str, data) -> None:
+    """With allocations, frees, high-order requests (direct compaction, kcompactd) and
+    balloon changes: tokens stay unique, nothing is isolated twice or leaked, counters
+    equal the trace (§2.15, §5), free lists are consistent (§3.2)."""
+    raw = data.draw(scenarios(profile, workload=True))
+    sim = Simulation(Scenario.from_dict(raw), seed=data.draw(st.integers(0, 2**16)))
+    audit = Audit(sim)
+    run(sim)
+    toks = tokens(sim)
+    nz = toks[toks != 0]
+    assert len(np.unique(nz)) == len(nz)
+    assert not np.any(toks == 0), "content lost with a correct driver"
+    assert not audit.double_isolation
+    assert not audit.bad_lru_isolation
+    assert not audit.leaks, audit.leaks
+    assert sim.k.violations == []
+    assert_counters_match_trace(sim)
+    assert_free_lists_sound(sim)
+
+
+# -- buggy drivers ------------------------------------------------------------------------------
+
+BUGGY_CASES = [(mode, p) for mode in BUGGY_MODES for p in PROFILES]
+
+
+def buggy_scenario(profile: str, mode: str, seed: int) -> Simulation:
+    # lose_on_putback needs failed migrations to put pages back; the others need calls
+    rates = {"EBUSY": 0.5} if mode == "lose_on_putback" else {"EAGAIN": 0.1}
+    raw = {
+        "profile": profile,
+        "memory": {"zones": [{"name": "Normal", "pages": 4096}], "pcp": "simple"},
+        "layout": {"free": 0.35, "fragmentation": 0.9},
+        "drivers": [
+            {"name": "good", "pages": 200, "migrate": dict(rates)},
+            {"name": "bad", "pages": 200, "migrate": dict(rates), "buggy": [mode]},
+        ],
+        "kcompactd": False,
+        "sysctl": {"compaction_proactiveness": 0},
+        "timeline": [{"at_ms": 0, "action": "compact_memory"}],
+    }
+    return Simulation(Scenario.from_dict(raw), seed=seed)
+
+
+@pytest.mark.parametrize(("mode", "profile"), BUGGY_CASES)
+def test_each_buggy_driver_mode_is_reported_with_its_rule(mode: str, profile: str) -> None:
+    """Each buggy mode is caught as a contract violation that names the broken rule of
+    the seed document; the correct driver next to it is never flagged (§6)."""
+    if mode == "forget_clear_movable" and profile != "v4.8":
+        pytest.skip("__ClearPageMovable exists only in v4.8; the 6.18 flag is sticky (§6)")
+    sim = buggy_scenario(profile, mode, seed=4)
+    events = []
+    while not sim.done:
+        events.extend(sim.step(64).events)
+    viol = sim.k.violations
+    assert viol, f"{mode} was not detected"
+    assert {v["driver"] for v in viol} == {"bad"}
+    assert {v["mode"] for v in viol} == {mode}
+    assert all(v["rule"] == RULES[mode] for v in viol)
+    reported = [e for e in events if e["event"] == "contract_violation"]
+    assert len(reported) == len(viol)
+    assert all(RULES[mode] in e["text"] for e in reported)
+    bad = next(d for d in sim.k.drivers if d.name == "bad")
+    if mode == "lose_on_putback":
+        assert len(viol) == bad.putback
+    elif mode == "touch_lru_isolated":
+        calls = bad.migrated + bad.eagain + sum(bad.errors.values())
+        assert len(viol) == calls
+    else:  # no_copy, forget_clear_movable: every successful migration breaks the rule
+        assert len(viol) == bad.migrated
+    if mode == "no_copy":
+        # the data loss itself is visible: one destroyed content token per violation
+        assert int(np.count_nonzero(tokens(sim) == 0)) == len(viol)
+    else:
+        assert not np.any(tokens(sim) == 0)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_forget_clear_movable_is_rejected_outside_v48(profile: str) -> None:
+    """The 6.18 movable_ops flag is sticky, so the mode cannot exist there (§6)."""
+    if profile == "v4.8":
+        buggy_scenario(profile, "forget_clear_movable", seed=1)
+        return
+    with pytest.raises(Exception, match="forget_clear_movable"):
+        buggy_scenario(profile, "forget_clear_movable", seed=1)
