@@ -132,7 +132,7 @@ if REDIS_URL:
                 "prefix": os.getenv("PAGEMIG_REDIS_PREFIX", "pagemig"),
                 # Frames are published once per process-local hub, not per viewer, so a
                 # modest capacity is plenty; an overflow drops frames, which keyframes heal.
-                "capacity": 200,
+                "capacity": envint("PAGEMIG_REDIS_CAPACITY", "200"),
                 "expiry": 60,
             },
         }

@@ -4,10 +4,10 @@ import json
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from helpers import acookie, amake_run, ws_headers
 
 from pagemig_site.asgi import application
 from pagemig_site.sharing.models import ShareLink
+from tests.helpers import acookie, amake_run, ws_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

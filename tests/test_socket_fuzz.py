@@ -7,11 +7,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from helpers import make_run, session_cookie, ws_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pagemig_site.asgi import application
+from tests.helpers import make_run, session_cookie, ws_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,8 +119,8 @@ def test_errors_name_the_field_and_its_range(teacher):
         assert e["field"] == "seq" and "0" in e["message"] and str(2**32 - 1) in e["message"]
         e = await _errors_for(comm, {"op": "speed", "fps": 1000})
         assert e["field"] == "fps" and "30" in e["message"]
-        e = await _errors_for(comm, {"op": "inject", "driver": "d", "params": {"probability": 200}})
-        assert e["field"] == "probability" and "100.0" in e["message"]
+        e = await _errors_for(comm, {"op": "inject", "driver": "d", "params": {"probability": [2]}})
+        assert e["field"] == "params.probability" and "number" in e["message"]
         e = await _errors_for(comm, {"op": "tile", "pfn": 0, "count": 10**9})
         assert e["field"] == "count"
         e = await _errors_for(comm, {"op": "launch"})

@@ -18,8 +18,10 @@ FLAG_OUT_OF_BAND = 4
 
 HEADER = struct.Struct("<IBBH16sIIIIIIQ")
 assert HEADER.size == 56
-KEYFRAME_CHUNK = 64 * 1024
-MAX_TILE = 64 * 1024
+# Every server frame stays under 32 KiB + header: Daphne (autobahn) enforces its message
+# size limit on outgoing messages too, and the serve command sets it to 64 KiB.
+KEYFRAME_CHUNK = 32 * 1024
+MAX_TILE = 32 * 1024
 
 HOLE = 10
 # Aggregated cells show the most significant state among their pages: isolated >

@@ -218,9 +218,11 @@ def scenario(request, run):
     if fmt == "json":
         response = JsonResponse(body)
     elif fmt == "toml":
-        import tomli_w
+        import simulator
 
-        response = HttpResponse(tomli_w.dumps(run.scenario), content_type="application/toml")
+        # The engine writes its own TOML (it knows how to leave out unset knobs).
+        text = simulator.Scenario.from_dict(run.scenario).to_toml()
+        response = HttpResponse(text, content_type="application/toml")
     else:
         return error(400, "format must be json or toml", field="format")
     response["Content-Disposition"] = f'attachment; filename="run-{run.code}-scenario.{fmt}"'

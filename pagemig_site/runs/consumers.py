@@ -21,19 +21,6 @@ log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 CONTROL_OPS = ("pause", "resume", "step", "cancel", "inject", "speed")
-# The engine's injection knobs (simulator.scenario._validate_injection): probability in
-# percent like the kernel's fault_attr, the time window in simulated milliseconds.
-INJECT_PARAMS = {
-    "probability": (float, 0.0, 100.0),
-    "errno": (str, None, None),
-    "interval": (int, 1, 1_000_000),
-    "times": (int, -1, 1_000_000_000),
-    "space": (int, 0, 1_000_000_000),
-    "start_ms": (float, 0, 86_400_000),
-    "end_ms": (float, 0, 86_400_000),
-    "pfn_start": (int, 0, 2**40),
-    "pfn_end": (int, 0, 2**40),
-}
 U32 = 2**32 - 1
 
 
@@ -69,6 +56,10 @@ def _number(msg, field, kind, lo, hi, required=True, default=None):
 
 class RunConsumer(AsyncWebsocketConsumer):
     """/ws/runs/<code>/ for signed-in viewers, /ws/share/<token>/ for share links."""
+
+    # No channel-layer channel per socket: frames and replies reach sockets through the
+    # process hub (hub.py explains why). get_channel_layer() of an unknown alias is None.
+    channel_layer_alias = "pagemig-no-layer-per-socket"
 
     async def connect(self):
         self.user = self.scope.get("user")
@@ -106,7 +97,18 @@ class RunConsumer(AsyncWebsocketConsumer):
             max_message_bytes=settings.WS_MAX_MESSAGE_BYTES,
         )
 
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message, a thread
+        # hop each time; acks arrive up to 60 times a second per socket and never touch
+        # the database (the handlers that do go through database_sync_to_async, which
+        # does that clean-up itself).
+        if message["type"] == "websocket.receive":
+            return await self.websocket_receive(message)
+        return await super().dispatch(message)
+
     async def disconnect(self, code):
+        if getattr(self, "hub", None) is not None:
+            self.hub.forget(self)
         if getattr(self, "user_key", None):
             self.hub.close_socket(self.user_key)
             self.user_key = None
@@ -210,7 +212,7 @@ class RunConsumer(AsyncWebsocketConsumer):
             raise OpError("op", f"{op} needs a run you own; this view is read-only")
         if self.access.run.status not in ACTIVE:
             raise OpError("op", f"{op} needs a live run; this one is {self.access.run.status}")
-        message = {"type": "run.control", "op": op, "reply_to": self.channel_name}
+        message = {"type": "run.control", "op": op, **await self.hub.reply_address(self)}
         if op == "speed":
             message["fps"] = _number(msg, "fps", float, 0.1, settings.MAX_FPS, required=False)
             message["ticks_per_frame"] = _number(
@@ -221,38 +223,42 @@ class RunConsumer(AsyncWebsocketConsumer):
         elif op == "inject":
             message["driver"] = _number(msg, "driver", str, None, None)
             params = msg.get("params", {})
-            if not isinstance(params, dict):
-                raise OpError("params", "params must be an object")
+            # The engine validates the knobs themselves (names, ranges) and its errors
+            # come back naming the field; here only the shape is checked.
+            if not isinstance(params, dict) or len(params) > 12:
+                raise OpError("params", "params must be an object of at most 12 knobs")
             clean = {}
             for name, value in params.items():
-                if name not in INJECT_PARAMS:
+                if (
+                    len(name) > 32
+                    or not (value is None or isinstance(value, str | int | float))
+                    or isinstance(value, bool)
+                ):
                     raise OpError(
-                        f"params.{name}"[:80],
-                        "allowed params: " + ", ".join(INJECT_PARAMS),
+                        f"params.{name[:32]}", "each knob must be a number, a string or null"
                     )
-                kind, lo, hi = INJECT_PARAMS[name]
-                clean[name] = _number(params, name, kind, lo, hi)
-                if kind is str:
-                    clean[name] = value
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise OpError(f"params.{name[:32]}", "must be a finite number")
+                clean[name] = value
             message["params"] = clean
         elif op == "cancel":
             # Also in the database: a control message can be lost, the flag cannot.
             await database_sync_to_async(self.access.run.cancel)()
-        await self.channel_layer.group_send(control_group_name(self.run_code), message)
+        await self.hub.layer.group_send(control_group_name(self.run_code), message)
 
     async def op_tile(self, msg):
         pfn = _number(msg, "pfn", int, 0, 2**40)
         count = _number(msg, "count", int, 1, MAX_TILE)
         if self.feed is None:
             raise OpError("op", "tiles are available while the run is live")
-        await self.channel_layer.group_send(
+        await self.hub.layer.group_send(
             control_group_name(self.run_code),
             {
                 "type": "run.control",
                 "op": "tile",
                 "pfn": pfn,
                 "count": count,
-                "reply_to": self.channel_name,
+                **await self.hub.reply_address(self),
             },
         )
 
@@ -265,13 +271,13 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.outlet = Outlet(self._send_bytes, self._send_text, settings.FLOW_WINDOW)
         self.start_replay(run, seq)
 
-    # Channel-layer handlers (messages addressed to this socket) ---------------------
+    # Replies addressed to this socket, handed over by the hub ------------------------
 
-    async def run_reply(self, event):
-        await self.send(text_data=event["text"])
-
-    async def run_tile(self, event):
-        await self.send(bytes_data=event["bytes"])
+    async def hub_reply(self, event):
+        if event["type"] == "run.reply":
+            await self.send(text_data=event["text"])
+        elif event["type"] == "run.tile":
+            await self.send(bytes_data=event["bytes"])
 
     # Replay ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from .models import ACTIVE, PROFILES, Run
 log = logging.getLogger(__name__)
 
 MAX_SCENARIO_BYTES = 64 * 1024
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**32 - 1  # the engine's seed range
 
 
 class CreateError(Exception):
@@ -60,11 +60,14 @@ def parse_request(data):
             {"field": "scenario", "message": f"must be at most {MAX_SCENARIO_BYTES} bytes"}
         )
 
-    seed = data.get("seed", 1)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not (0 <= seed <= MAX_SEED):
+    # Seed and profile default to the scenario's own.
+    seed = data.get("seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not (0 <= seed <= MAX_SEED)
+    ):
         errors.append({"field": "seed", "message": f"must be an integer from 0 to {MAX_SEED}"})
-    profile = data.get("profile", "v6.18")
-    if profile not in PROFILES:
+    profile = data.get("profile")
+    if profile is not None and profile not in PROFILES:
         errors.append({"field": "profile", "message": "must be one of " + ", ".join(PROFILES)})
     title = data.get("title", "")
     if not isinstance(title, str) or len(title) > 200:
@@ -110,10 +113,15 @@ def create_run(user, data, client_ip=""):
     if not user.is_authenticated:
         raise _err(None, "sign in to start runs", status=401)
     scenario_dict, options = parse_request(data)
+    if options["profile"]:
+        # The profile is part of the scenario; validate the two together.
+        scenario_dict = {**scenario_dict, "profile": options["profile"]}
     scenario = validate_scenario(scenario_dict)
     role = Profile.role_of(user)
     cap = settings.PAGES_CAP.get(role, settings.PAGES_CAP["student"])
     total = int(scenario.total_pages)
+    seed = options["seed"] if options["seed"] is not None else int(scenario.data["seed"])
+    profile = options["profile"] or scenario.data["profile"]
     if total > cap:
         raise _err("scenario", f"{total} pages is over the {cap} pages a {role} may simulate")
     if Run.objects.filter(owner=user, status__in=ACTIVE).count() >= settings.RUNS_PER_USER:
@@ -129,8 +137,8 @@ def create_run(user, data, client_ip=""):
         owner=user,
         title=options["title"],
         scenario=scenario.to_dict(),
-        seed=options["seed"],
-        profile=options["profile"],
+        seed=seed,
+        profile=profile,
         fps=options["fps"],
         engine_version=simulator.ENGINE_VERSION,
         total_pages=total,

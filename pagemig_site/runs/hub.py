@@ -12,12 +12,14 @@ import asyncio
 import contextvars
 import json
 import logging
+import uuid
 from collections import deque
 
 from channels.layers import get_channel_layer
 
 from pagemig_site.lib.protocol import FLAG_OUT_OF_BAND, Viewer, encode_keyframe
 
+from .bus import subscriber
 from .models import control_group_name, group_name
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,7 @@ class Outlet:
 
 
 class Feed:
-    """This process's subscription to one run: one layer channel, many sockets."""
+    """This process's subscription to one run: its sockets and its copy of the grid."""
 
     def __init__(self, hub, code):
         self.hub = hub
@@ -91,41 +93,14 @@ class Feed:
         self.group = group_name(code)
         self.outlets = set()
         self.viewer = Viewer()
-        self.channel = None
-        self.task = None
         self.frames = 0
         self.last_keyframe_request = 0.0
-
-    async def start(self):
-        self.channel = await self.hub.layer.new_channel()
-        await self.hub.layer.group_add(self.group, self.channel)
-        self.task = asyncio.get_running_loop().create_task(
-            self._receive_loop(), context=contextvars.Context()
-        )
-        await self.request_keyframe()
-
-    async def stop(self):
-        if self.task:
-            self.task.cancel()
-        try:
-            await self.hub.layer.group_discard(self.group, self.channel)
-        except Exception:  # the layer may be gone at shutdown; nothing to clean then
-            log.debug("group_discard failed", exc_info=True)
 
     async def request_keyframe(self):
         """Ask the producer for an out-of-band keyframe, for a feed that joined late."""
         await self.hub.layer.group_send(
             control_group_name(self.code), {"type": "run.control", "op": "keyframe"}
         )
-
-    async def _receive_loop(self):
-        layer = self.hub.layer
-        while True:
-            message = await layer.receive(self.channel)
-            try:
-                await self.dispatch(message)
-            except Exception:
-                log.exception("fan-out of a message for run %s failed", self.code)
 
     async def dispatch(self, message):
         kind = message.get("type")
@@ -145,25 +120,29 @@ class Feed:
                     self.last_keyframe_request = now
                     await self.request_keyframe()
             oob = keyframe and bool(message.get("oob"))
+            base = message.get("base")
             for outlet in list(self.outlets):
                 if oob and not outlet.needs_keyframe:
                     continue
-                await outlet.offer(frames, seq, keyframe, message.get("base"))
+                try:
+                    await outlet.offer(frames, seq, keyframe, base)
+                except Exception:
+                    # One broken socket must not stop the others' frames.
+                    log.exception("sending a frame of run %s failed", self.code)
         elif kind == "run.json":
             for outlet in list(self.outlets):
-                await outlet.offer_json(message["kind"], message["text"])
+                try:
+                    await outlet.offer_json(message["kind"], message["text"])
+                except Exception:
+                    log.exception("sending a message of run %s failed", self.code)
 
     def keyframe_now(self):
         """A keyframe of the current state for one socket, or None before the first one."""
         v = self.viewer
         if v.seq is None:
             return None
-        frames = encode_keyframe(self.run_bytes, v.seq, v.grid, v.ppc, v.time_ns, True)
+        frames = encode_keyframe(self.code.bytes, v.seq, v.grid, v.ppc, v.time_ns, True)
         return frames, v.seq
-
-    @property
-    def run_bytes(self):
-        return self.code.bytes
 
     async def heal(self, outlet):
         """Send `outlet` a keyframe of the current state if it needs one and can take it."""
@@ -177,13 +156,51 @@ class Feed:
 
 
 class Hub:
-    """All feeds of one process (one event loop)."""
+    """All feeds of one process (one event loop), behind ONE channel-layer channel.
+
+    That channel joins the group of every run watched here, and also receives replies
+    addressed to this process's sockets ({"socket": id}). Sockets themselves have no
+    layer channel: with channels_redis, a hundred sockets each waiting on their own
+    channel contend for the process's single Redis receive loop, which stalled delivery
+    entirely in the benchmarks.
+    """
 
     def __init__(self, layer):
         self.layer = layer
         self.feeds = {}
+        self.sockets = {}  # id -> consumer, for replies
         self.sockets_by_user = {}
         self.lock = asyncio.Lock()
+        self.channel = None
+        self.task = None
+        self.bus = subscriber(self)
+
+    async def ensure_channel(self):
+        if self.channel is None:
+            self.channel = await self.layer.new_channel()
+            self.task = asyncio.get_running_loop().create_task(
+                self._receive_loop(), context=contextvars.Context()
+            )
+        return self.channel
+
+    async def _receive_loop(self):
+        while True:
+            message = await self.layer.receive(self.channel)
+            try:
+                await self.dispatch(message)
+            except Exception:
+                log.exception("hub dispatch of %s failed", message.get("type"))
+
+    async def dispatch(self, message):
+        if "socket" in message:
+            consumer = self.sockets.get(message["socket"])
+            if consumer is not None:
+                await consumer.hub_reply(message)
+            return
+        run = message.get("run")
+        feed = self.feeds.get(run if isinstance(run, uuid.UUID) else _as_uuid(run))
+        if feed is not None:
+            await feed.dispatch(message)
 
     async def join(self, code, outlet):
         async with self.lock:
@@ -191,7 +208,8 @@ class Hub:
             if feed is None:
                 feed = Feed(self, code)
                 self.feeds[code] = feed
-                await feed.start()
+                await self.bus.subscribe(code)
+                await feed.request_keyframe()
             feed.outlets.add(outlet)
         return feed
 
@@ -201,9 +219,28 @@ class Hub:
             if feed is None:
                 return
             feed.outlets.discard(outlet)
+            log.debug(
+                "run %s: socket left after %d frames sent, %d dropped (feed received %d)",
+                code,
+                outlet.sent,
+                outlet.dropped,
+                feed.frames,
+            )
             if not feed.outlets:
                 del self.feeds[code]
-                await feed.stop()
+                try:
+                    await self.bus.unsubscribe(code)
+                except Exception:  # the layer may be gone at shutdown; nothing to clean
+                    log.info("group_discard failed", exc_info=True)
+
+    async def reply_address(self, consumer):
+        """Where the producer should send answers meant for `consumer` alone."""
+        await self.ensure_channel()
+        self.sockets[id(consumer)] = consumer
+        return {"reply_to": self.channel, "socket": id(consumer)}
+
+    def forget(self, consumer):
+        self.sockets.pop(id(consumer), None)
 
     def open_socket(self, user_key, cap):
         """Count a socket against its user's cap (per process); False when over it."""
@@ -219,6 +256,13 @@ class Hub:
             self.sockets_by_user[user_key] = n
         else:
             self.sockets_by_user.pop(user_key, None)
+
+
+def _as_uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 _hubs = {}

@@ -103,6 +103,7 @@ class Run(models.Model):
             "tick": self.tick,
             "time_ns": self.time_ns,
             "resumes": self.resumes,
+            "worker": self.worker,
             "url": self.get_absolute_url(),
         }
 

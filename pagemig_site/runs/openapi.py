@@ -153,7 +153,7 @@ SPEC = {
                 "properties": {
                     "scenario": {"type": "object", "description": "see docs/scenario.md"},
                     "preset": {"type": "string"},
-                    "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                    "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
                     "profile": {"enum": ["v4.8", "v6.18"]},
                     "title": {"type": "string", "maxLength": 200},
                     "fps": {"type": "number", "minimum": 0.1, "maximum": settings.MAX_FPS},

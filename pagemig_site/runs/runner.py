@@ -21,6 +21,7 @@ from django.conf import settings
 
 from pagemig_site.lib.protocol import DisplayGrid
 
+from . import bus
 from .models import Run, Snapshot, control_group_name, group_name, store_block
 
 log = logging.getLogger(__name__)
@@ -64,14 +65,16 @@ class Producer:
         self.tick = 0
         self.time_ns = 0
         self.sim = None
+        self.bus = bus.publisher(layer)
 
     # Publishing --------------------------------------------------------------------
 
     async def publish_frames(self, frames, keyframe, oob=False):
-        await self.layer.group_send(
-            self.group,
+        await self.bus.publish(
+            self.run.code,
             {
                 "type": "run.frame",
+                "run": str(self.run.code),
                 "frames": frames,
                 "seq": self.seq,
                 "base": self.seq if keyframe else self.seq - 1,
@@ -82,7 +85,10 @@ class Producer:
 
     async def publish_json(self, kind, **fields):
         text = json.dumps({"type": kind, "run": str(self.run.code), **fields})
-        await self.layer.group_send(self.group, {"type": "run.json", "kind": kind, "text": text})
+        await self.bus.publish(
+            self.run.code,
+            {"type": "run.json", "run": str(self.run.code), "kind": kind, "text": text},
+        )
 
     async def publish_status(self):
         await self.publish_json(
@@ -94,12 +100,14 @@ class Producer:
             error=self.run.error,
         )
 
-    async def reply(self, message, kind, **fields):
-        """Answer one socket (through its own channel) about a control it sent."""
-        reply_to = message.get("reply_to")
+    async def reply(self, request, kind, **fields):
+        """Answer the socket that sent a control (through its process's hub channel)."""
+        reply_to = request.get("reply_to")
         if reply_to:
             text = json.dumps({"type": kind, **fields})
-            await self.layer.send(reply_to, {"type": "run.reply", "text": text})
+            await self.layer.send(
+                reply_to, {"type": "run.reply", "socket": request.get("socket"), "text": text}
+            )
 
     # Controls ----------------------------------------------------------------------
 
@@ -119,10 +127,14 @@ class Producer:
                 errors = getattr(exc, "errors", None)
                 if errors:
                     fe = errors[0]
-                    await self.reply(message, "error", op=op, field=fe.field, message=fe.message)
+                    field, text = fe.field, fe.message
                 else:
                     log.exception("control %s failed on run %s", op, self.run.code)
-                    await self.reply(message, "error", op=op, field=None, message=str(exc))
+                    field, text = None, str(exc)
+                try:
+                    await self.reply(message, "error", op=op, field=field, message=text)
+                except Exception:
+                    log.exception("could not answer a control on run %s", self.run.code)
 
     async def apply_control(self, op, message, sim, grid):
         if op == "keyframe":
@@ -139,7 +151,9 @@ class Producer:
             frame = grid.tile(self.seq, self.time_ns, message["pfn"], message["count"])
             reply_to = message.get("reply_to")
             if reply_to:
-                await self.layer.send(reply_to, {"type": "run.tile", "bytes": frame})
+                await self.layer.send(
+                    reply_to, {"type": "run.tile", "socket": message.get("socket"), "bytes": frame}
+                )
         elif op == "pause":
             if not self.paused and await sync_to_async(self.run.pause)():
                 self.paused = True
@@ -237,8 +251,8 @@ class Producer:
             scenario = sim_mod.Scenario.from_dict(run.scenario)
             sim = await asyncio.to_thread(sim_mod.Simulation, scenario, run.seed, run.profile)
         self.sim = sim
-        self.tick = run.tick if snap else 0
-        self.time_ns = run.time_ns if snap else 0
+        self.tick = int(getattr(sim, "tick_count", 0))
+        self.time_ns = int(sim.time_ns)
         grid = await asyncio.to_thread(
             DisplayGrid, run.code, sim.display_states(), settings.DISPLAY_MAX_CELLS
         )
@@ -381,6 +395,7 @@ async def drive(run_pk, worker=None, paced=True):
     finally:
         listener.cancel()
         heart.cancel()
+        await producer.bus.close()
         await layer.group_discard(control_group_name(run.code), control)
     await run.arefresh_from_db()
     return run.status

@@ -118,6 +118,7 @@
   let lastRenderSeq = -1;
   view.on("frame", (pos) => {
     window.pagemig.frames = window.pagemigFrames;
+    $("frame-count").textContent = window.pagemigFrames;
     window.pagemig.lastSeq = pos.seq;
     if (pos.seq !== lastRenderSeq) {
       lastRenderSeq = pos.seq;
@@ -160,6 +161,7 @@
   $("layout").addEventListener("change", (ev) => {
     hm.setLayout(ev.target.value);
     hm.draw();
+    saveHash();
   });
   $("zoom-in").addEventListener("click", () => zoom(1.6));
   $("zoom-out").addEventListener("click", () => zoom(1 / 1.6));
@@ -185,9 +187,12 @@
   let hashTimer = null;
   hm.onViewChange = (v) => {
     $("zoom-label").textContent = v.scale >= 1 ? v.scale.toFixed(1) + " px/cell" : "1:" + (1 / v.scale).toFixed(1);
-    requestAnimationFrame(() => hm.needsDraw && hm.draw());
-    clearTimeout(hashTimer);
-    hashTimer = setTimeout(saveHash, 400);
+    // The address keeps the view once the user changed it (fitting to the box is not a
+    // choice worth a history entry).
+    if (!hm.fitted || location.hash) {
+      clearTimeout(hashTimer);
+      hashTimer = setTimeout(saveHash, 400);
+    }
     maybeTile();
   };
   let selectedPfn = null;

@@ -32,7 +32,8 @@ class Command(BaseCommand):
                 title=title,
                 is_example=True,
                 scenario=scenario.to_dict(),
-                seed=1,
+                seed=int(scenario.data["seed"]),
+                profile=scenario.data["profile"],
                 engine_version=simulator.ENGINE_VERSION,
                 total_pages=int(scenario.total_pages),
             )

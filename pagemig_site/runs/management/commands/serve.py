@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 loop = asyncio.get_event_loop()
                 loop.create_task(execution.start_queued(), context=contextvars.Context())
 
-        Server(
+        server = Server(
             application=get_default_application(),
             endpoints=build_endpoint_description_strings(host=host, port=port),
             ready_callable=ready,
@@ -45,4 +45,12 @@ class Command(BaseCommand):
             websocket_max_message_size=64 * 1024,
             websocket_max_frame_size=64 * 1024,
             verbosity=0,
-        ).run()
+        )
+        profile = os.getenv("PAGEMIG_PROFILE")
+        if profile:
+            # Developer aid for benchmarks: cProfile of the whole process, written on exit.
+            import cProfile
+
+            cProfile.runctx("server.run()", globals(), {"server": server}, profile)
+        else:
+            server.run()
