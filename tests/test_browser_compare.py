@@ -1,7 +1,8 @@
 """Compare: two runs side by side on one time cursor; scrubbing moves both."""
 
 import pytest
-from browserkit import create_run, login_local, shot, wait_status
+
+from tests.browserkit import create_run, login_local, shot, wait_status
 
 pytestmark = pytest.mark.browser
 

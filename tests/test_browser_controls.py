@@ -1,7 +1,8 @@
 """Run controls: pause, step exactly one frame, resume, speed, keyboard shortcuts."""
 
 import pytest
-from browserkit import (
+
+from tests.browserkit import (
     api,
     create_run,
     login_local,

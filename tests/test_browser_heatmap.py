@@ -1,7 +1,8 @@
 """Run page: a run started from a preset in one click streams a changing heatmap."""
 
 import pytest
-from browserkit import grid_pixels, login_local, shot, wait_frames
+
+from tests.browserkit import grid_pixels, login_local, shot, wait_frames
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,8 @@
 """Hovering a page shows what the engine holds for that pfn."""
 
 import pytest
-from browserkit import api, create_run, login_local, long_scenario, pause, shot, wait_frames
+
+from tests.browserkit import api, create_run, login_local, long_scenario, pause, shot, wait_frames
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,8 @@
 """'Inject -EAGAIN now' raises the driver's -EAGAIN count on the page and in the chart."""
 
 import pytest
-from browserkit import create_run, login_local, long_scenario, pause, shot, wait_frames
+
+from tests.browserkit import create_run, login_local, long_scenario, pause, shot, wait_frames
 
 pytestmark = pytest.mark.browser
 

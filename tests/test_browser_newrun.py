@@ -1,7 +1,8 @@
 """New run page: invalid values come back from the API and show at their field."""
 
 import pytest
-from browserkit import login_local, shot
+
+from tests.browserkit import login_local, shot
 
 pytestmark = pytest.mark.browser
 

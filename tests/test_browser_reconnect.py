@@ -2,7 +2,8 @@
 server, with the run resumed from its snapshot."""
 
 import pytest
-from browserkit import LiveSite, create_run, login_local, long_scenario, shot, wait_frames
+
+from tests.browserkit import LiveSite, create_run, login_local, long_scenario, shot, wait_frames
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,8 @@
 """Share links: a fresh browser (no account) sees the same frame, read-only."""
 
 import pytest
-from browserkit import create_run, grid_pixels, login_local, shot, wait_frames
+
+from tests.browserkit import create_run, grid_pixels, login_local, shot, wait_frames
 
 pytestmark = pytest.mark.browser
 
