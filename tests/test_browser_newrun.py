@@ -29,7 +29,7 @@ def test_it_shows_an_engine_field_error_at_the_zone_input(live_site, page, conso
     login_local(page, live_site)
     page.goto(live_site.url + "/new/")
     pages_input = page.locator('[data-field="memory.zones[0].pages"] input')
-    pages_input.fill("1000")
+    pages_input.fill("1500")
     page.click("#create-run")
     err = page.locator('[data-field="memory.zones[0].pages"] .field-error')
     err.wait_for()

@@ -84,8 +84,9 @@
     refreshScrubber();
   });
   view.on("error", (m) => {
-    // The server's message already names the field ("probability must be between ...").
-    $("control-error").textContent = (m.op ? m.op + ": " : "") + m.message;
+    // Name the field unless the message already does ("fps must be between ...").
+    const field = m.field && !String(m.message).includes(m.field.split(".").pop()) ? m.field + ": " : "";
+    $("control-error").textContent = (m.op ? m.op + ": " : "") + field + m.message;
     $("control-error").dataset.field = m.field || "";
   });
   view.on("ok", (m) => {
