@@ -599,8 +599,10 @@
       if (!r.ok) return toast("Export failed: HTTP " + r.status);
       download(base + "-scenario." + fmt, await r.blob());
     } else if (what === "csv") {
-      const r = await apiGet(ds.apiCsv);
-      if (r.ok) download(base + "-metrics.csv", await r.blob());
+      // A finished run's stored series is complete; a live run's newest samples are only
+      // in this page until the next block is stored, so it exports what it has seen.
+      const r = view.live ? null : await apiGet(ds.apiCsv);
+      if (r && r.ok) download(base + "-metrics.csv", await r.blob());
       else if (view.charts) download(base + "-metrics.csv", view.charts.csv(), "text/csv");
     } else if (what === "png") {
       hm.composite().toBlob((b) => download(base + "-frame-" + Math.max(0, view.client.decoder.seq) + ".png", b), "image/png");

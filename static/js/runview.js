@@ -244,7 +244,11 @@
       const box = this.el.legend;
       if (!box) return;
       const now = performance.now();
-      if (!force && now - this._legendAt < 250) return;
+      if (!force && now - this._legendAt < 250) {
+        // Throttled, but the last change always shows (a trailing update).
+        if (!this._legendTimer) this._legendTimer = setTimeout(() => ((this._legendTimer = null), this._drawLegend(false)), 260);
+        return;
+      }
       this._legendAt = now;
       const hm = this.heatmap;
       if (force || !box.children.length) {
