@@ -5,14 +5,15 @@ Reports, in one run on this machine:
 * time to apply one frame and draw it at 1,048,576 and 4,194,304 pages, as a ratio to a
   bare ``putImageData`` of the same canvas size measured in the same page (target: at most
   2x, and at most 16 ms a frame at 1,048,576 pages);
-* with ``--site URL``: time from opening a run page of that site to its first drawn frame,
-  and the tab's JS heap sampled while a run streams (``--soak SECONDS``; must stay flat).
+* with ``--site URL`` (or ``--site start`` to start one here): time from opening a run
+  page to its first drawn frame, and the tab's JS heap sampled over one long run
+  (``--soak SECONDS``, 600 by default; it must stay flat).
 
-Without ``--site`` the frame figures come from the static files alone, served from a
-local HTTP server. Usage::
+The frame figures come from the static files alone, served from a local HTTP server.
+Usage::
 
     .venv/bin/python benchmarks/browser_heatmap.py
-    .venv/bin/python benchmarks/browser_heatmap.py --site http://127.0.0.1:8000 --soak 600
+    .venv/bin/python benchmarks/browser_heatmap.py --site start --soak 600
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import functools
 import http.server
 import json
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
@@ -172,55 +174,87 @@ def frame_bench(browser, base, sizes, changed, reps):
     return out
 
 
-def site_bench(browser, site, preset, soak, sample_every):
-    """Open the site's home page, start a run from a preset, time the first drawn frame,
-    then keep the tab open while runs stream and sample its JS heap."""
+def site_bench(browser, site, presets, soak, sample_every):
+    """On a running site: time from opening a run page to its first drawn frame (runs
+    started from presets in one click on Home), then one long run watched for `soak`
+    seconds with the tab's JS heap sampled after a forced GC."""
+    sys.path.insert(0, str(ROOT))
+    from tests.browserkit import long_scenario
+
     ctx = browser.new_context(viewport={"width": 1366, "height": 800})
     page = ctx.new_page()
     page.goto(site + "/")
-    form = page.locator(f"form[data-preset='{preset}']")
-    t0 = time.perf_counter()
-    form.locator("button[type=submit]").click()
-    page.wait_for_url("**/runs/**")
-    t_open = time.perf_counter()
-    page.wait_for_function("window.pagemigFrames > 0", timeout=60000)
-    t_first = time.perf_counter()
+    if page.locator("#local-user").count():
+        page.click("#local-user")
+    first = []
+    for preset in presets:
+        page.goto(site + "/")
+        t0 = time.perf_counter()
+        page.click(f"form.start-preset[data-preset='{preset}'] button")
+        page.wait_for_url("**/runs/**")
+        page.wait_for_function("() => window.pagemigFirstFrameAt !== undefined", timeout=60_000)
+        click_to_frame = (time.perf_counter() - t0) * 1000
+        nav_to_frame = page.evaluate("() => window.pagemigFirstFrameAt")
+        first.append(
+            {
+                "preset": preset,
+                "open_to_first_frame_ms": round(nav_to_frame),
+                "click_to_first_frame_ms": round(click_to_frame),
+            }
+        )
+        page.evaluate(
+            "async () => { const id = location.pathname.split('/')[2];"
+            " await window.Pagemig.api('/api/v1/runs/' + id + '/cancel', 'POST', {}); }"
+        )
+
+    # The long run: a busy scenario paced so that it lasts the whole soak.
+    import simulator
+
+    scenario = long_scenario(cycles=230, eagain_rate=0.02)
+    sim = simulator.Simulation(simulator.Scenario.from_dict(scenario), seed=1, profile="v6.18")
+    frames = 0
+    while not sim.done:
+        sim.step(1)
+        frames += 1
+    fps = max(0.5, min(30.0, frames / soak))
+    page.goto(site + "/")
+    made = page.evaluate(
+        "async (body) => (await window.Pagemig.api('/api/v1/runs/', 'POST', body)).data",
+        {"scenario": scenario, "seed": 1, "fps": fps, "title": "heap soak"},
+    )
+    page.goto(site + made["url"])
+    page.wait_for_function("() => window.pagemigFrames > 0", timeout=60_000)
     cdp = ctx.new_cdp_session(page)
     samples = []
-    end = time.monotonic() + soak
-    run_url = page.url
+    start = time.monotonic()
     while True:
         cdp.send("HeapProfiler.collectGarbage")
         heap = cdp.send("Runtime.getHeapUsage")
-        frames = page.evaluate("window.pagemigFrames")
+        state = page.evaluate(
+            "() => [window.pagemigFrames, window.pagemigStatus, document.querySelectorAll('*').length]"
+        )
         samples.append(
             {
-                "t_s": round(soak - (end - time.monotonic()), 1),
+                "t_s": round(time.monotonic() - start),
                 "heap_mb": round(heap["usedSize"] / 2**20, 2),
-                "frames": frames,
+                "frames": state[0],
+                "dom_nodes": state[2],
             }
         )
-        if time.monotonic() >= end:
+        if time.monotonic() - start >= soak or state[1] not in ("running", "queued"):
             break
-        # A run that finished is started again so the tab keeps receiving frames.
-        if page.evaluate("document.body.dataset.runStatus") in ("succeeded", "failed", "cancelled"):
-            page.goto(site + "/")
-            page.locator(f"form[data-preset='{preset}'] button[type=submit]").click()
-            page.wait_for_url("**/runs/**")
-            run_url = page.url
         page.wait_for_timeout(sample_every * 1000)
     ctx.close()
-    heaps = [s["heap_mb"] for s in samples]
-    half = len(heaps) // 2
+    heaps = [x["heap_mb"] for x in samples]
+    half = max(1, len(heaps) // 2)
     return {
-        "click_to_run_page_ms": round((t_open - t0) * 1000),
-        "run_page_open_to_first_frame_ms": round((t_first - t_open) * 1000),
-        "click_to_first_frame_ms": round((t_first - t0) * 1000),
-        "soak_seconds": soak,
-        "heap_first_half_max_mb": max(heaps[: max(1, half)]),
-        "heap_second_half_max_mb": max(heaps[half:]),
+        "first_frame": first,
+        "soak_seconds": round(time.monotonic() - start),
+        "soak_fps": round(fps, 2),
+        "soak_frames_drawn": samples[-1]["frames"],
+        "heap_first_half_max_mb": max(heaps[:half]),
+        "heap_second_half_max_mb": max(heaps[half:] or heaps),
         "heap_samples": samples,
-        "last_run": run_url,
     }
 
 
@@ -229,10 +263,10 @@ def main():
     ap.add_argument("--sizes", default="1048576,4194304")
     ap.add_argument("--changed", type=int, default=4096, help="cells changed per delta")
     ap.add_argument("--reps", type=int, default=40)
-    ap.add_argument("--site", help="base URL of a running pagemig site")
-    ap.add_argument("--preset", default="fragmented-thp")
+    ap.add_argument("--site", help="base URL of a running pagemig site ('start' runs one here)")
+    ap.add_argument("--presets", default="lru_only,direct_compaction,balloon_inflation")
     ap.add_argument("--soak", type=int, default=600, help="seconds to watch the heap")
-    ap.add_argument("--sample-every", type=int, default=20)
+    ap.add_argument("--sample-every", type=int, default=30)
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
 
@@ -253,14 +287,29 @@ def main():
                     f" {r['first_keyframe_with_layout_ms']} ms)"
                 )
             if args.site:
-                s = site_bench(browser, args.site, args.preset, args.soak, args.sample_every)
+                live = None
+                if args.site == "start":
+                    sys.path.insert(0, str(ROOT))
+                    from tests.browserkit import LiveSite
+
+                    live = LiveSite().start()
+                    args.site = live.url
+                try:
+                    s = site_bench(
+                        browser, args.site, args.presets.split(","), args.soak, args.sample_every
+                    )
+                finally:
+                    if live:
+                        live.stop()
                 results["site"] = s
+                for f in s["first_frame"]:
+                    print(
+                        f"{f['preset']}: run page open -> first drawn frame {f['open_to_first_frame_ms']} ms"
+                        f" (click on Home -> first frame {f['click_to_first_frame_ms']} ms)"
+                    )
                 print(
-                    f"run page open -> first frame {s['run_page_open_to_first_frame_ms']} ms"
-                    f" (click -> first frame {s['click_to_first_frame_ms']} ms)"
-                )
-                print(
-                    f"JS heap over {s['soak_seconds']} s: first half max {s['heap_first_half_max_mb']} MB,"
+                    f"JS heap over {s['soak_seconds']} s ({s['soak_frames_drawn']} frames drawn at"
+                    f" {s['soak_fps']} fps): first half max {s['heap_first_half_max_mb']} MB,"
                     f" second half max {s['heap_second_half_max_mb']} MB"
                 )
                 print(

@@ -6,7 +6,16 @@
 (function () {
   "use strict";
 
-  const MAX_POINTS = 4000;
+  const MAX_POINTS = 2000;
+  // What a sample keeps: the charted fields and the scanners (for replayed frames). The
+  // rest of the engine's metrics (vmstat, per-driver tables) is not kept per sample, so
+  // a long run costs a bounded, small amount of memory.
+  const KEEP = ["free_per_order", "fragindex", "pgmigrate_success", "pgmigrate_fail", "eagain", "compact_outcomes", "violations", "scanners"];
+  function slim(m) {
+    const out = {};
+    for (const k of KEEP) if (m[k] !== undefined) out[k] = m[k];
+    return out;
+  }
   // Okabe-Ito and friends: colour-blind-safe series colours.
   const COLOURS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#882255", "#999933", "#44aa99", "#aa4499", "#332288"];
   // Orders 0..10 on a light-to-dark ramp (cividis-like, readable without colour).
@@ -171,7 +180,7 @@
       }
       this.xs.push(x);
       this.seqs.push(seq);
-      this.samples.push(metrics);
+      this.samples.push(slim(metrics));
       if (this.xs.length > MAX_POINTS) this._decimate();
       this._refresh();
     }
@@ -179,7 +188,7 @@
     setAll(samples) {
       this.xs = samples.map((s) => s.time_ns / 1e6);
       this.seqs = samples.map((s) => s.seq);
-      this.samples = samples.map((s) => s.metrics);
+      this.samples = samples.map((s) => slim(s.metrics));
       while (this.xs.length > MAX_POINTS) this._decimate();
       this._refresh();
     }

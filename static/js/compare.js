@@ -49,6 +49,8 @@
     });
     v.on("metrics", ({ seq, timeNs, metrics }) => {
       if (!v.samples.length || v.samples[v.samples.length - 1].seq < seq) v.samples.push({ seq, time_ns: timeNs, metrics });
+      // Bounded: past 4000 samples keep every other one (the time cursor interpolates).
+      if (v.samples.length > 4000) v.samples = v.samples.filter((_, i) => i % 2 === 0 || i === v.samples.length - 1);
     });
     v.on("frame", (pos) => {
       card.querySelector(".cmp-pos").textContent = "frame " + fmtInt(Math.max(0, pos.seq)) + " · " + window.PagemigCharts.fmtMs(pos.timeNs / 1e6);

@@ -368,6 +368,8 @@
           this.renderedSeq = seq;
           window.pagemigSeq = seq;
           window.pagemigFrames = (window.pagemigFrames || 0) + 1;
+          // Milliseconds from this page's navigation to its first drawn frame.
+          if (window.pagemigFirstFrameAt === undefined) window.pagemigFirstFrameAt = performance.now();
           this.send({ op: "ack", seq: seq });
         }
       });

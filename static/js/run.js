@@ -525,7 +525,7 @@
       });
       d.appendChild(document.createTextNode(" "));
       d.appendChild(a);
-      violationPfns.push(pfn);
+      if (violationPfns.length < 500) violationPfns.push(pfn);
       hm.marks = violationPfns;
       hm.overlayDirty = true;
     }

@@ -36,7 +36,6 @@
       this.timeNs = 0;
       this.canControl = !!cfg.can_control;
       this.listeners = {};
-      this.times = new Map(); // seq -> time_ns, from metrics samples (for the time cursor)
       this.heatmap = new H.Heatmap(el.heatmap, { layout: (this.opts.view && this.opts.view.layout) || "linear", dark: window.PagemigTheme && window.PagemigTheme.isDark() });
       this.heatmap.setZones(cfg.zones || []);
       this.pendingView = this.opts.view && this.opts.view.scale ? this.opts.view : null;
@@ -143,7 +142,6 @@
         const data = await (this.cfg.getJson || getJson)(this.cfg.api.metrics);
         // The API puts each sample's metrics beside seq/tick/time_ns.
         samples = (data.samples || data).map((s) => (s.metrics ? s : { seq: s.seq, tick: s.tick, time_ns: s.time_ns, metrics: s }));
-        for (const s of samples) this.times.set(s.seq, s.time_ns);
         if (this.charts) {
           // Live samples may have arrived meanwhile; keep whichever is longer.
           if (!this.charts.seqs.length || samples.length && samples[samples.length - 1].seq >= this.charts.seqs[this.charts.seqs.length - 1]) this.charts.setAll(samples);
@@ -161,7 +159,6 @@
     _metrics(seq, timeNs, m, fromHistory) {
       this.metrics = m;
       this.metricsSeq = seq;
-      this.times.set(seq, timeNs);
       if (m.scanners) this.heatmap.setScanners(m.scanners);
       if (this.charts && !fromHistory) this.charts.push(seq, timeNs, m);
       window.pagemigMetricsSamples = (window.pagemigMetricsSamples || 0) + 1;
