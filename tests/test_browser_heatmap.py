@@ -51,3 +51,14 @@ def test_the_heatmap_zooms_to_single_pages_and_switches_layout(live_site, page):
     b = page.evaluate("() => window.pagemigRun.heatmap.hoverCell")
     assert a >= 0 and b >= 0 and a != b
     shot(page, "run-hilbert-zoomed")
+
+
+def test_a_newcomer_reaches_a_live_heatmap_in_one_click(live_site, page):
+    """The README's path: open the site, press Start on a preset card (no account)."""
+    page.goto(live_site.url + "/")
+    assert page.locator("text=Log in").count() >= 1
+    page.locator("#presets form[data-preset] button").first.click()
+    page.wait_for_url("**/runs/**")
+    wait_frames(page, 3)
+    assert page.locator("#heatmap canvas").count() == 2
+    assert page.evaluate("() => window.pagemigRun.heatmap.cells") > 0

@@ -105,7 +105,9 @@
       inp = el("select", { id });
       if (opts.blank !== false) inp.appendChild(el("option", { value: "", text: opts.blankLabel || "–" }));
       for (const o of kind) inp.appendChild(el("option", { value: o, text: o }));
-      inp.value = cur === null || cur === undefined ? "" : String(cur);
+      // Unset in the scenario: show the engine's default (the first choice) when there is
+      // no blank choice; the model keeps it unset until the user picks.
+      inp.value = cur === null || cur === undefined ? (opts.blank === false ? String(kind[0] || "") : "") : String(cur);
     } else if (kind === "bool") {
       inp = el("input", { id, type: "checkbox" });
       inp.checked = cur === undefined ? !!opts.default : !!cur;
@@ -242,8 +244,7 @@
           else set.delete(m);
           d.buggy = [...set];
         });
-        bug.appendChild(el("label", { for: cb.id, class: "inline", title: cb.title }, cb, " " + m));
-        bug.appendChild(el("br"));
+        bug.appendChild(el("label", { for: cb.id, class: "bug", title: cb.title }, cb, " " + m));
       }
       cells.push(bug);
       cells.push(
