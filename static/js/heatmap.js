@@ -840,13 +840,13 @@
       for (const pfn of this.marks) {
         const p = this.screenOfPfn(pfn);
         if (!p) continue;
-        const r = Math.max(6, this.scale);
+        const r = Math.min(9, Math.max(5, this.scale * 0.45));
         ctx.lineWidth = 2;
         ctx.strokeStyle = "#d55e00";
         ctx.beginPath();
-        ctx.moveTo(p[0], p[1] - r - 4);
-        ctx.lineTo(p[0] + r + 4, p[1] + r + 2);
-        ctx.lineTo(p[0] - r - 4, p[1] + r + 2);
+        ctx.moveTo(p[0], p[1] - r);
+        ctx.lineTo(p[0] + r, p[1] + r * 0.8);
+        ctx.lineTo(p[0] - r, p[1] + r * 0.8);
         ctx.closePath();
         ctx.stroke();
       }

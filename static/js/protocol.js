@@ -362,16 +362,18 @@
       this.renderPending = true;
       requestAnimationFrame(() => {
         this.renderPending = false;
-        if (this.onRender) this.onRender(this.decoder);
         const seq = this.decoder.seq;
-        if (seq >= 0 && seq !== this.renderedSeq) {
+        const fresh = seq >= 0 && seq !== this.renderedSeq;
+        if (fresh) {
           this.renderedSeq = seq;
           window.pagemigSeq = seq;
           window.pagemigFrames = (window.pagemigFrames || 0) + 1;
           // Milliseconds from this page's navigation to its first drawn frame.
           if (window.pagemigFirstFrameAt === undefined) window.pagemigFirstFrameAt = performance.now();
-          this.send({ op: "ack", seq: seq });
         }
+        if (this.onRender) this.onRender(this.decoder);
+        // Ack after the render: the server's flow control counts frames on screen.
+        if (fresh) this.send({ op: "ack", seq: seq });
       });
     }
   }

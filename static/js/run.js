@@ -509,10 +509,15 @@
   const violationPfns = [];
   function addViolation(e) {
     $("violations").hidden = false;
+    const v = e.violation || e;
     const d = document.createElement("div");
     d.className = "violation";
-    const pfn = e.pfn !== undefined ? e.pfn : e.page !== undefined ? e.page : null;
-    d.textContent = (e.driver ? e.driver + ": " : "") + (e.text || e.rule || e.event) + (pfn !== null ? " (pfn " + pfn + ")" : "");
+    const pfn = typeof v.pfn === "number" ? v.pfn : null;
+    d.dataset.pfn = pfn === null ? "" : pfn;
+    const what = document.createElement("strong");
+    what.textContent = (v.driver || "driver") + (v.mode ? " (" + v.mode + ")" : "");
+    d.appendChild(what);
+    d.appendChild(document.createTextNode(": broke “" + (v.rule || e.text || e.event) + "”" + (pfn !== null ? " at pfn " + pfn : "") + (e.seq !== undefined ? ", frame " + e.seq : "")));
     if (pfn !== null) {
       const a = document.createElement("button");
       a.type = "button";
