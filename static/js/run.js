@@ -213,17 +213,39 @@
     }
   );
 
-  // Aggregated grids: fetch full-resolution tiles of what is on screen when zoomed in.
+  // Aggregated grids: when zoomed in, fetch full-resolution tiles of the pages on screen
+  // (refreshed every second while live, since a tile is a snapshot).
   let tileTimer = null;
+  function tileRange() {
+    const a = hm.cellAtScreen(0, 0) || hm.cellAtScreen(hm.vw / 2, hm.vh / 2);
+    const b = hm.cellAtScreen(hm.vw - 1, hm.vh - 1) || hm.cellAtScreen(hm.vw / 2, hm.vh / 2);
+    const c = hm.cellAtScreen(hm.vw / 2, hm.vh / 2);
+    if (!a || !b || !c) return null;
+    let start = Math.min(a.pfn, b.pfn);
+    let end = Math.max(a.pfn, b.pfn) + hm.pagesPerCell;
+    if (hm.layoutKind !== "linear" || end - start > 32768) {
+      start = Math.max(0, c.pfn - 16384);
+      end = start + 32768;
+    }
+    return { pfn: start, count: Math.max(1, Math.min(32768, end - start)) };
+  }
   function maybeTile() {
-    if (hm.pagesPerCell <= 1 || hm.scale < 8 || !view.live) return;
     clearTimeout(tileTimer);
+    if (hm.pagesPerCell <= 1) return;
+    if (hm.scale < 8) {
+      if (hm.tiles.size) {
+        hm.tiles.clear();
+        hm.overlayDirty = true;
+        hm.requestDraw();
+      }
+      return;
+    }
+    if (!view.live || !view.position().live) return;
     tileTimer = setTimeout(() => {
-      const c = hm.cellAtScreen(hm.vw / 2, hm.vh / 2);
-      if (!c) return;
-      const count = Math.min(65536, Math.ceil((hm.vw * hm.vh) / (hm.scale * hm.scale)) * hm.pagesPerCell);
-      view.send({ op: "tile", pfn: Math.max(0, c.pfn - count / 2) | 0, count: count | 0 });
-    }, 200);
+      const r = tileRange();
+      if (r) view.send({ op: "tile", pfn: r.pfn, count: r.count });
+      maybeTile();
+    }, hm.tiles.size ? 1000 : 150);
   }
 
   // The engine's state is asked for at the frame on screen: live, its newest frame (no
