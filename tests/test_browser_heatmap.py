@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browserkit import grid_pixels, login_local, shot, wait_frames
+from tests.browserkit import create_run, grid_pixels, login_local, long_scenario, shot, wait_frames
 
 pytestmark = pytest.mark.browser
 
@@ -62,3 +62,26 @@ def test_a_newcomer_reaches_a_live_heatmap_in_one_click(live_site, page):
     wait_frames(page, 3)
     assert page.locator("#heatmap canvas").count() == 2
     assert page.evaluate("() => window.pagemigRun.heatmap.cells") > 0
+
+
+def test_a_large_run_streams_an_aggregated_grid_and_tiles_show_single_pages(live_site, page):
+    """1,048,576 pages: the site streams cells of 4 pages; zoomed in, the page asks for
+    full-resolution tiles of what is on screen and draws every page."""
+    login_local(page, live_site)
+    scenario = long_scenario(cycles=20)
+    scenario["memory"]["zones"] = [{"name": "Normal", "pages": 1048576}]
+    run = create_run(page, {"scenario": scenario, "seed": 1})
+    page.goto(live_site.url + run["url"])
+    wait_frames(page, 3)
+    assert page.evaluate("() => window.pagemigRun.heatmap.pagesPerCell") == 4
+    assert "cells of 4 pages" in page.locator("#legend").inner_text()
+    for _ in range(7):
+        page.click("#zoom-in")
+    page.wait_for_function("() => window.pagemigRun.heatmap.tiles.size > 0")
+    # A tile holds one state per page: 4 per cell, all valid display states.
+    tile = page.evaluate(
+        "() => { const [k, v] = window.pagemigRun.heatmap.tiles.entries().next().value;"
+        " return [k, v.length, Math.max(...v)]; }"
+    )
+    assert tile[1] > 0 and tile[2] <= 12
+    shot(page, "run-aggregated-tiles")

@@ -216,18 +216,22 @@
   // Aggregated grids: when zoomed in, fetch full-resolution tiles of the pages on screen
   // (refreshed every second while live, since a tile is a snapshot).
   let tileTimer = null;
-  function tileRange() {
+  // The pages on screen as at most four tile requests of 32768 pages (the server's cap).
+  function tileRanges() {
     const a = hm.cellAtScreen(0, 0) || hm.cellAtScreen(hm.vw / 2, hm.vh / 2);
     const b = hm.cellAtScreen(hm.vw - 1, hm.vh - 1) || hm.cellAtScreen(hm.vw / 2, hm.vh / 2);
     const c = hm.cellAtScreen(hm.vw / 2, hm.vh / 2);
-    if (!a || !b || !c) return null;
+    if (!a || !b || !c) return [];
+    const MAX = 32768;
     let start = Math.min(a.pfn, b.pfn);
     let end = Math.max(a.pfn, b.pfn) + hm.pagesPerCell;
-    if (hm.layoutKind !== "linear" || end - start > 32768) {
-      start = Math.max(0, c.pfn - 16384);
-      end = start + 32768;
+    if (hm.layoutKind !== "linear" || end - start > 4 * MAX) {
+      start = Math.max(0, c.pfn - 2 * MAX);
+      end = start + 4 * MAX;
     }
-    return { pfn: start, count: Math.max(1, Math.min(32768, end - start)) };
+    const out = [];
+    for (let p = start; p < end; p += MAX) out.push({ pfn: p, count: Math.min(MAX, end - p) });
+    return out;
   }
   function maybeTile() {
     clearTimeout(tileTimer);
@@ -242,8 +246,7 @@
     }
     if (!view.live || !view.position().live) return;
     tileTimer = setTimeout(() => {
-      const r = tileRange();
-      if (r) view.send({ op: "tile", pfn: r.pfn, count: r.count });
+      for (const r of tileRanges()) view.send({ op: "tile", pfn: r.pfn, count: r.count });
       maybeTile();
     }, hm.tiles.size ? 1000 : 150);
   }
