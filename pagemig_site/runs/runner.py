@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 METRICS_EVERY = 15  # frames; ~2 samples/s at 30 fps
 MAX_EVENTS_PER_BLOCK = 500
+# Trace events sent live with each metrics sample: the newest ones only, so a message
+# stays far below the WebSocket payload limit.
+LIVE_EVENTS_MAX = 150
 
 
 def worker_name():
@@ -57,6 +60,7 @@ class Producer:
         self.cancelled = False
         self.abandoned = False
         self.step_once = False
+        self.live_events = []  # trace events not yet sent to viewers
         self.fps = min(run.fps, settings.MAX_FPS)
         self.ticks_per_frame = run.ticks_per_frame
         self.seq = 0
@@ -158,6 +162,9 @@ class Producer:
             if not self.paused and await sync_to_async(self.run.pause)():
                 self.paused = True
                 await self.publish_status()
+                if self.live_events:
+                    await self.publish_json("events", seq=self.seq, events=self.live_events)
+                    self.live_events = []
         elif op == "resume":
             if self.paused and await sync_to_async(self.run.resume)():
                 self.paused = False
@@ -310,12 +317,17 @@ class Producer:
                 for e in events:
                     e["seq"] = self.seq
                 self.block["events"].extend(events)
+                # The dashboard's trace log shows them live, not only once stored.
+                self.live_events = (self.live_events + events)[-LIVE_EVENTS_MAX:]
             if self.seq % METRICS_EVERY == 0 or res.done:
                 metrics = await asyncio.to_thread(run_metrics, sim)
                 self.block["metrics"].append((self.seq, self.tick, self.time_ns, metrics))
                 await self.publish_json(
                     "metrics", seq=self.seq, tick=self.tick, time_ns=self.time_ns, metrics=metrics
                 )
+            if self.live_events and (self.seq % METRICS_EVERY == 0 or res.done or self.paused):
+                await self.publish_json("events", seq=self.seq, events=self.live_events)
+                self.live_events = []
             if res.done:
                 return None
             # Pace to the frame rate; a slow step simply lowers the rate.

@@ -487,7 +487,14 @@
     const q = filter.value.trim().toLowerCase();
     return !q || el.textContent.toLowerCase().includes(q);
   }
+  // Events arrive live (with the metrics) and from the stored log (the API, for what
+  // happened before this page opened); each is shown once.
+  let seen = new Set();
   function addTrace(e) {
+    const key = e.seq + "|" + e.event + "|" + (e.text || "") + "|" + (e.time_ns || "");
+    if (seen.has(key)) return;
+    if (seen.size > 20000) seen = new Set();
+    seen.add(key);
     const d = document.createElement("div");
     const name = document.createElement("span");
     name.className = "ev";
@@ -498,13 +505,24 @@
     d.dataset.event = e.event || "";
     d.hidden = !traceMatch(d);
     const stick = trace.scrollTop + trace.clientHeight >= trace.scrollHeight - 4;
-    trace.appendChild(d);
+    // In seq order: stored events of the past may arrive after live ones.
+    const seq = typeof e.seq === "number" ? e.seq : Infinity;
+    d.dataset.seq = seq;
+    let after = trace.lastElementChild;
+    while (after && +after.dataset.seq > seq) after = after.previousElementSibling;
+    trace.insertBefore(d, after ? after.nextSibling : trace.firstChild);
     while (trace.childElementCount > MAX_TRACE) trace.firstElementChild.remove();
     if (stick) trace.scrollTop = trace.scrollHeight;
     if (/violat|contract|bug/i.test(e.event || "")) addViolation(e);
   }
   filter.addEventListener("input", () => {
     for (const d of trace.children) d.hidden = !traceMatch(d);
+  });
+  view.on("events", (m) => {
+    for (const e of m.events || []) {
+      if (e.seq === undefined) e.seq = m.seq;
+      addTrace(e);
+    }
   });
   let traceBusy = false;
   async function pollTrace() {
