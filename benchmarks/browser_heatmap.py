@@ -49,9 +49,12 @@ BENCH_PAGE = b"""<!doctype html><meta charset=utf-8><title>heatmap bench</title>
 # the dirty-row tracking: every row is dirty), each applied through the frame decoder and
 # drawn; against a bare putImageData of an ImageData of the same size onto a canvas of the
 # same size. A 1-pixel getImageData after each call makes the raster work finish inside
-# the timed span for both.
+# the timed span for both. performance.now() is coarse (100 us) in a page that is not
+# cross-origin isolated, so each figure is a batch of `reps` frames timed together, and
+# the two alternate batch by batch (medians of `rounds`) so both see the same load on a
+# shared machine.
 FRAME_JS = """
-async ([pages, changed, reps]) => {
+async ([pages, changed, reps, rounds]) => {
   const P = window.PagemigProtocol, H = window.PagemigHeatmap;
   const L = H.buildLayout("linear", pages);
   const W = L.width, Hh = L.height;
@@ -64,16 +67,11 @@ async ([pages, changed, reps]) => {
   const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
   for (let i = 0; i < px.length; i++) px[i] = 0xff000000 | (rnd() * 0xffffff);
   const time = (fn) => { const t = performance.now(); fn(); return performance.now() - t; };
-  // performance.now() is coarse (100 us) in a page that is not cross-origin isolated, so
-  // each figure is a batch of `reps` frames timed together.
   const flips = [];
   for (let r = 0; r < reps; r++) flips.push((rnd() * px.length) | 0);
-  const bareOnce = () => {
+  const bareBatch = () => {
     for (let r = 0; r < reps; r++) { px[flips[r]] ^= 0xffffff; bctx.putImageData(img, 0, 0); bctx.getImageData(0, 0, 1, 1); }
   };
-  bareOnce(); // warm up
-  const bareT = [];
-  for (let k = 0; k < 5; k++) bareT.push(time(bareOnce) / reps);
 
   const box = document.getElementById("heat");
   box.textContent = "";
@@ -94,25 +92,30 @@ async ([pages, changed, reps]) => {
   seq++;
   const kf2 = P.encodeKeyframe(seq, states, 0);
   const kfT = time(() => { dec.apply(kf2); hm.draw(); canvas.getContext("2d").getImageData(0, 0, 1, 1); });
-  // Pre-build the deltas so only apply + draw is timed.
+  // Deltas of `changed` cells scattered over the whole grid, built beforehand so that
+  // only decoding, applying and drawing are timed.
   const deltas = [];
-  for (let r = 0; r < 5 * reps; r++) {
+  for (let r = 0; r < (rounds + 1) * reps; r++) {
     const idx = new Uint32Array(changed), st = new Uint8Array(changed);
     for (let i = 0; i < changed; i++) { idx[i] = (rnd() * pages) | 0; st[i] = (rnd() * 13) | 0; }
     idx.sort();
     deltas.push(P.encodeDelta(seq + r + 1, seq + r, pages, idx, st, r));
   }
   const ctx = hm.gridCtx;
-  const frameT = [];
-  for (let k = 0; k < 5; k++) {
-    frameT.push(time(() => {
-      for (let r = 0; r < reps; r++) {
-        if (dec.apply(deltas[k * reps + r]) !== "applied") throw new Error("delta refused");
-        hm.draw(); ctx.getImageData(0, 0, 1, 1);
-      }
-    }) / reps);
+  let k = 0;
+  const oursBatch = () => {
+    for (let r = 0; r < reps; r++) {
+      if (dec.apply(deltas[k++]) !== "applied") throw new Error("delta refused");
+      hm.draw(); ctx.getImageData(0, 0, 1, 1);
+    }
+  };
+  // Warm both up, then alternate batches so that both see the same machine load.
+  bareBatch(); oursBatch();
+  const bareT = [], frameT = [];
+  for (let i = 0; i < rounds; i++) {
+    bareT.push(time(bareBatch) / reps);
+    frameT.push(time(oursBatch) / reps);
   }
-  // Let the page go back to idle before the next size.
   await new Promise((r) => requestAnimationFrame(() => r()));
   hm.image = null; hm.pix = null; bare.width = bare.height = 1;
   return {pages, width: W, height: Hh, changed, bare: bareT, frame: frameT, keyframe: kfT, keyframeFirst: kfFirstT};
@@ -145,14 +148,14 @@ def serve_static():
     return server
 
 
-def frame_bench(browser, base, sizes, changed, reps):
+def frame_bench(browser, base, sizes, changes, reps, rounds):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(base + "/bench.html")
     out = []
-    for pages in sizes:
-        r = page.evaluate(FRAME_JS, [pages, changed, reps])
+    for pages, changed in [(p, c) for p in sizes for c in changes]:
+        r = page.evaluate(FRAME_JS, [pages, changed, reps, rounds])
         bare = median(r["bare"])
         frame = median(r["frame"])
         out.append(
@@ -261,8 +264,14 @@ def site_bench(browser, site, presets, soak, sample_every):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1048576,4194304")
-    ap.add_argument("--changed", type=int, default=4096, help="cells changed per delta")
-    ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument(
+        "--changed",
+        default="256,4096",
+        help="cells changed per delta, scattered uniformly (the engine changes tens to a few"
+        " hundred pages a step; 4096 scattered is a heavy frame)",
+    )
+    ap.add_argument("--reps", type=int, default=20, help="frames per timed batch")
+    ap.add_argument("--rounds", type=int, default=15, help="alternating timed batches")
     ap.add_argument("--site", help="base URL of a running pagemig site ('start' runs one here)")
     ap.add_argument("--presets", default="lru_only,direct_compaction,balloon_inflation")
     ap.add_argument("--soak", type=int, default=600, help="seconds to watch the heap")
@@ -277,10 +286,12 @@ def main():
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             sizes = [int(s) for s in args.sizes.split(",")]
-            results["frames"] = frame_bench(browser, base, sizes, args.changed, args.reps)
+            changes = [int(c) for c in args.changed.split(",")]
+            results["frames"] = frame_bench(browser, base, sizes, changes, args.reps, args.rounds)
             for r in results["frames"]:
                 print(
-                    f"{r['pages']:>9} pages ({r['canvas']}): apply+draw {r['apply_and_draw_ms']} ms"
+                    f"{r['pages']:>9} pages ({r['canvas']}), {r['changed_per_frame']} cells changed:"
+                    f" apply+draw {r['apply_and_draw_ms']} ms"
                     f" (worst batch {r['apply_and_draw_worst_batch_ms']}), bare putImageData"
                     f" {r['bare_putimagedata_ms']} ms, ratio {r['ratio']}x; keyframe apply+draw"
                     f" {r['keyframe_apply_and_draw_ms']} ms (first, with layout:"
