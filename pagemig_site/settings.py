@@ -112,8 +112,9 @@ else:
             },
             "TEST": {
                 # Channels' live-server tests and the runner's threads need a file, not
-                # an in-memory database that each connection would see empty.
-                "NAME": str(DATA_DIR / "test-pagemig.sqlite3"),
+                # an in-memory database that each connection would see empty; one per
+                # test process so two test runs in one checkout cannot collide.
+                "NAME": str(DATA_DIR / f"test-pagemig-{os.getpid()}.sqlite3"),
             },
         }
     }

@@ -462,6 +462,7 @@ class Compactor:
             cc.mode,
             MR_COMPACTION,
             cc.memalloc,
+            ready=(lambda: len(cc.freepages)) if not self.v6 else None,
         )
         cc.migratepages = left
         if self.v6:
@@ -1005,10 +1006,16 @@ class Compactor:
 
     def _map_pages(self, cc: CompactControl, blocks: list[tuple[int, int]]) -> None:
         mem = self.mem
+        mk = mem.k
         for pfn, order in blocks:
-            n = 1 << order
-            mem.kind[pfn : pfn + n] = K_TARGET
-            mem.touch(pfn, n)
+            if order == 0:
+                mk[pfn] = K_TARGET
+                if mem.changed is not None:
+                    mem.changed.add(pfn)
+            else:
+                n = 1 << order
+                mem.kind[pfn : pfn + n] = K_TARGET
+                mem.touch(pfn, n)
         if self.v6:
             for pfn, order in blocks:
                 cc.freepages_618[order].append(pfn)
@@ -1024,7 +1031,7 @@ class Compactor:
         self, cc: CompactControl, start: int, end: int, stride: int, out: list
     ) -> tuple[int, int]:
         """isolate_freepages_block(strict=false). Returns (pages isolated, where it stopped)."""
-        k, mem = self.k, self.mem
+        mem = self.mem
         pfn = start
         nr_scanned = 0
         total = 0
@@ -1080,6 +1087,13 @@ class Compactor:
             pfn += stride
         if pfn > end:
             pfn = end
+        return self._account_free_block(cc, start, pfn, nr_scanned, total)
+
+    def _account_free_block(
+        self, cc: CompactControl, start: int, pfn: int, nr_scanned: int, total: int
+    ) -> tuple[int, int]:
+        """The end of isolate_freepages_block(): trace and counters."""
+        k = self.k
         k.trace(
             "mm_compaction_isolate_freepages",
             f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",
@@ -1099,7 +1113,7 @@ class Compactor:
 
         Returns None (the caller takes the per-pfn path) when a watermark check would
         fail on the way, since the kernel stops at that head."""
-        k, mem = self.k, self.mem
+        mem = self.mem
         z = mem.zones[cc.zone]
         count = total = 0
         final = end
@@ -1128,11 +1142,9 @@ class Compactor:
         if count:
             mem.flags[take] = 0
             z.nr_free_pages -= total
-            uniq, cnt = np.unique(codes[:count], return_counts=True)
-            for code, c in zip(uniq.tolist(), cnt.tolist(), strict=True):
-                fl = z.free_area[code & 0xF][code >> 4]
-                for _ in range(c):
-                    fl.removed()
+            fa = z.free_area
+            for code in codes[:count].tolist():
+                fa[code & 0xF][code >> 4].removed()
             for pfn, order in zip(take.tolist(), orders[:count].tolist(), strict=True):
                 if order >= PAGEBLOCK_ORDER - 1:
                     last = pfn + (1 << order) - 1
@@ -1142,17 +1154,7 @@ class Compactor:
                 out.append((pfn, order))
             cc.nr_freepages += total
         pfn = min(final, end)
-        k.trace(
-            "mm_compaction_isolate_freepages",
-            f"range=({start:#x} ~ {pfn:#x}) nr_scanned={nr_scanned} nr_taken={total}",
-        )
-        k.time_ns += nr_scanned * 2
-        if self.v6:
-            cc.total_free_scanned += nr_scanned
-        else:
-            k.count("compact_free_scanned", nr_scanned)
-        k.count("compact_isolated", total)
-        return total, pfn
+        return self._account_free_block(cc, start, pfn, nr_scanned, total)
 
     def fast_isolate_freepages(self, cc: CompactControl) -> None:
         """6.18 fast_isolate_freepages(): take a free page from the top of the scan space.

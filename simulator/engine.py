@@ -44,6 +44,7 @@ from .constants import (
     status_name,
 )
 from .kernel import COST_TICK, Kernel
+from .memory import extfrag_text
 from .procfs import REPORTS
 from .scenario import FieldError, Scenario, ScenarioError
 
@@ -319,6 +320,13 @@ class Simulation:
         k = self.k
         self.tick_count += 1
         k.time_ns += COST_TICK
+        if not self.tick_count & 1023:
+            # free lists remove lazily; drop dead entries now and then so they stay ~4 B a block
+            mem = k.mem
+            for z in mem.zones:
+                for row in z.free_area:
+                    for fl in row:
+                        fl.maybe_gc(mem.f, mem.a, mem.t)
         self._fire_due_events()
         if not self.jobs:
             if self._proactive_due():
@@ -480,6 +488,19 @@ class Simulation:
                 return pfn
         return -1
 
+    def _requeue_direct(self, job: Job, prio: int, retries: int) -> None:
+        """Another pass of the allocation slow path, before any other queued work."""
+        again = Job(
+            "direct",
+            job.zones,
+            order=job.order,
+            migratetype=job.migratetype,
+            prio=prio,
+            retries=retries,
+            count=job.count,
+        )
+        self.jobs.insert(0, again)
+
     def _take_captured(self, pfn: int, order: int, kind: int) -> int:
         """prep_new_page() for a block compaction_capture() handed over."""
         k = self.k
@@ -515,11 +536,9 @@ class Simulation:
     def _flush_extfrag(self) -> None:
         k = self.k
         for pfn, order, forder, start_mt, fmt, change in k.mem.extfrag_events:
-            pfn_txt = f"{pfn:#x}" if k.v6 else f"{pfn}"
             k.trace(
                 "mm_page_alloc_extfrag",
-                f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} fallback_order={forder} pageblock_order={PAGEBLOCK_ORDER} "
-                f"alloc_migratetype={start_mt} fallback_migratetype={fmt} fragmenting={int(forder < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
+                extfrag_text(pfn, order, forder, start_mt, fmt, change, k.v6),
             )
         k.mem.extfrag_events.clear()
 
@@ -740,11 +759,13 @@ class Simulation:
                 if k.v6:
                     k.mem.drain_pcp(z)
                 c.defer_compaction(z, job.order)
-            if k.v6:
-                pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
+            # capc.page is read after compact_zone() returns, so a block freed at any point
+            # of the run (a drain, the release of leftover targets) counts
             k.mem.capture = None
-            if cc.captured >= 0:
+            if k.mem.captured >= 0:
+                cc.captured = k.mem.captured
+                k.mem.captured = -1
                 cc.result = COMPACT_SUCCESS  # compact_zone_order(): a captured page is success
                 job.stats["captured"] = cc.captured
             job.rc = max(job.rc, cc.result)
@@ -800,17 +821,7 @@ class Simulation:
         if pfn >= 0:
             job.count -= 1
             if job.count:
-                self.jobs.insert(
-                    0,
-                    Job(
-                        "direct",
-                        job.zones,
-                        order=job.order,
-                        migratetype=job.migratetype,
-                        prio=2 if k.v6 else 1,
-                        count=job.count,
-                    ),
-                )
+                self._requeue_direct(job, prio=2 if k.v6 else 1, retries=0)
             return
         # should_compact_retry(), with no reclaim in between
         # 6.18: MIN_COMPACT_COSTLY_PRIORITY = SYNC_LIGHT (1) for costly orders, SYNC_FULL (0)
@@ -836,18 +847,7 @@ class Simulation:
         if retry:
             # the allocator wakes kswapd again on every pass of the slow path
             self.kswapd_sleep(job.order)
-            self.jobs.insert(
-                0,
-                Job(
-                    "direct",
-                    job.zones,
-                    order=job.order,
-                    migratetype=job.migratetype,
-                    prio=prio,
-                    retries=retries,
-                    count=job.count,
-                ),
-            )
+            self._requeue_direct(job, prio=prio, retries=retries)
         else:
             self.alloc_failures += job.count
             k.new_events.append(

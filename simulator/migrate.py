@@ -19,6 +19,7 @@ from .constants import (
     F_ISOLATED,
     F_LOCKED,
     F_WRITEBACK,
+    K_ANON,
     K_DRIVER,
     K_FILE,
     MIGRATE_ASYNC,
@@ -40,18 +41,40 @@ Free = Callable[[int], None]
 
 
 def migrate_pages(
-    k: Kernel, src: list[int], alloc: Alloc, free: Free, mode: int, reason: int, memalloc: bool
+    k: Kernel,
+    src: list[int],
+    alloc: Alloc,
+    free: Free,
+    mode: int,
+    reason: int,
+    memalloc: bool,
+    ready: Callable[[], int] | None = None,
 ) -> tuple[int, int, int, list[int]]:
-    """Returns (rc, nr_succeeded, nr_failed, left) where left must be put back by the caller."""
+    """Returns (rc, nr_succeeded, nr_failed, left) where left must be put back by the caller.
+
+    ready(), if given, says how many targets alloc() can hand out without side effects
+    (no free scanner run); 4.8 uses it to migrate runs of plain LRU pages in bulk.
+    """
     if k.v6:
         return _migrate_pages_618(k, src, alloc, free, mode, reason, memalloc)
-    return _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc)
+    return _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc, ready)
 
 
 # -- 4.8 -------------------------------------------------------------------------
 
 
-def _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc):
+def _plain_lru(k: Kernel, pfn: int) -> bool:
+    """A page whose 4.8 unmap_and_move() can only succeed at the first attempt."""
+    mem = k.mem
+    return (
+        mem.k[pfn] in (K_ANON, K_FILE)
+        and not mem.f[pfn] & _SLOW_FLAGS
+        and not k.lru_eagain_rate
+        and k.file_migratepage
+    )
+
+
+def _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc, ready=None):
     """4.8 migrate_pages(): up to 10 passes, force from pass 3 (§1.3)."""
     from_list = list(src)
     nr_failed = nr_succeeded = 0
@@ -66,6 +89,20 @@ def _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc):
         i = 0
         while i < len(from_list):
             pfn = from_list[i]
+            if ready is not None and _plain_lru(k, pfn):
+                # a run of plain pages with targets already isolated: the same pairs, the
+                # same order of frees, no free scanner in between, so do it in bulk
+                run = i + 1
+                avail = ready()
+                while run < len(from_list) and run - i < avail and _plain_lru(k, from_list[run]):
+                    run += 1
+                m = min(run - i, avail)
+                if m >= 2:
+                    olds = from_list[i : i + m]
+                    k.finish_lru_migrations(olds, [alloc() for _ in range(m)])
+                    del from_list[i : i + m]
+                    nr_succeeded += m
+                    continue
             r = _unmap_and_move_48(k, pfn, alloc, free, force, mode, memalloc)
             if r == ENOMEM:
                 nr_failed += 1

@@ -210,3 +210,29 @@ def test_uuid_bytes_are_in_every_frame():
     code = uuid.uuid4()
     frame = DisplayGrid(code, np.zeros(10, np.uint8), 10).keyframe(0, 0)[0]
     assert decode(frame).run == code.bytes
+
+
+async def test_status_held_back_from_a_stalled_client_arrives_once_it_acks(teacher, settings):
+    settings.FLOW_WINDOW = 2
+    run = await amake_run(teacher, status="running")
+    c = await open_viewer(run, teacher)
+    pub = Publisher(run.code)
+    await pub.keyframe()
+    await pub.delta()
+    v = Viewer()
+    await receive_frame(c, v)
+    await receive_frame(c, v)
+    # Stalled (2 unacked): the final status is held back, not sent, not lost.
+    await get_channel_layer().group_send(
+        group_name(run.code),
+        {
+            "type": "run.json",
+            "run": str(run.code),
+            "kind": "status",
+            "text": json.dumps({"type": "status", "status": "succeeded"}),
+        },
+    )
+    assert await c.receive_nothing(0.3)
+    await c.send_to(text_data=json.dumps({"op": "ack", "seq": 1}))
+    assert json.loads(await c.receive_from())["status"] == "succeeded"
+    await c.disconnect()

@@ -235,3 +235,33 @@ async def test_runs_beyond_the_concurrency_cap_queue_and_start_when_a_slot_frees
     await execution.wait_all(timeout=30)
     assert (await Run.objects.aget(code=a["id"])).status == "succeeded"
     assert (await Run.objects.aget(code=b["id"])).status == "succeeded"
+
+
+async def test_large_runs_stream_an_aggregated_grid_with_full_resolution_tiles(teacher, settings):
+    settings.DISPLAY_MAX_CELLS = 4096  # lru_only has 16384 pages: 4 pages per cell
+    run, cookie, _ = await start(teacher, preset="lru_only", seed=1, fps=10)
+    comm = await subscribe(run["id"], cookie)
+    await comm.send_to(text_data=json.dumps({"op": "pause"}))
+    _, messages, viewer = await collect(comm, lambda m: m["type"] == "ok" and m["op"] == "pause")
+    paused_at = messages[-1]["seq"]
+    await comm.send_to(text_data=json.dumps({"op": "tile", "pfn": 1000, "count": 3000}))
+    out = await comm.receive_output(10)
+    while out.get("bytes") is None or decode(out["bytes"]).kind != 3:
+        out = await comm.receive_output(10)
+    tile = decode(out["bytes"])
+    sc = simulator.Scenario.from_dict(run["scenario"])
+    sim = simulator.Simulation(sc, seed=run["seed"], profile=run["profile"])
+    for _ in range(paused_at):
+        sim.step(1)
+    assert tile.offset == 1000 and tile.count == 3000 and tile.pages_per_cell == 4
+    assert np.array_equal(tile.states, sim.display_states()[1000:4000])
+
+    await comm.send_to(text_data=json.dumps({"op": "speed", "fps": 30}))
+    await comm.send_to(text_data=json.dumps({"op": "resume"}))
+    _, _, viewer = await collect(comm, finished, viewer)
+    expected, _ = offline_final_states(run)
+    from pagemig_site.lib.protocol import RANK, UNRANK
+
+    aggregated = UNRANK[RANK[expected.reshape(4096, 4)].max(axis=1)]
+    assert viewer.ppc == 4 and np.array_equal(viewer.grid, aggregated)
+    await comm.disconnect()

@@ -192,6 +192,7 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.outlet.ack(seq)
         if self.feed is not None:
             await self.feed.heal(self.outlet)
+            await self.outlet.flush_json()
         elif self.replay is not None:
             self.replay.wake()
 

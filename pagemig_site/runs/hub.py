@@ -10,6 +10,7 @@ client costs a bounded amount of memory and never slows the run or other viewers
 
 import asyncio
 import contextvars
+import itertools
 import json
 import logging
 import uuid
@@ -71,11 +72,16 @@ class Outlet:
         self.last_sent = seq
         self.needs_keyframe = False
         self.sent += 1
-        if self.pending_json:
+        await self.flush_json()
+        return True
+
+    async def flush_json(self):
+        """Send the JSON held back while stalled (called when frames flow again, and on
+        acks: the last status of a run has no frame after it to carry it)."""
+        if self.pending_json and not self.stalled:
             pending, self.pending_json = self.pending_json, {}
             for text in pending.values():
                 await self.send_text(text)
-        return True
 
     async def offer_json(self, kind, text):
         if self.stalled:
@@ -174,6 +180,7 @@ class Hub:
         self.channel = None
         self.task = None
         self.bus = subscriber(self)
+        self._ids = itertools.count(1)
 
     async def ensure_channel(self):
         if self.channel is None:
@@ -236,11 +243,14 @@ class Hub:
     async def reply_address(self, consumer):
         """Where the producer should send answers meant for `consumer` alone."""
         await self.ensure_channel()
-        self.sockets[id(consumer)] = consumer
-        return {"reply_to": self.channel, "socket": id(consumer)}
+        if getattr(consumer, "socket_id", None) is None:
+            # A counter, not id(): ids are reused after garbage collection.
+            consumer.socket_id = next(self._ids)
+        self.sockets[consumer.socket_id] = consumer
+        return {"reply_to": self.channel, "socket": consumer.socket_id}
 
     def forget(self, consumer):
-        self.sockets.pop(id(consumer), None)
+        self.sockets.pop(getattr(consumer, "socket_id", None), None)
 
     def open_socket(self, user_key, cap):
         """Count a socket against its user's cap (per process); False when over it."""

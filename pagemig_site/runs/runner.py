@@ -200,9 +200,15 @@ class Producer:
     async def heartbeat_loop(self):
         while True:
             await asyncio.sleep(settings.HEARTBEAT_INTERVAL)
-            row = await sync_to_async(self.run.heartbeat)(
-                last_seq=self.seq, tick=self.tick, time_ns=self.time_ns
-            )
+            try:
+                row = await sync_to_async(self.run.heartbeat)(
+                    last_seq=self.seq, tick=self.tick, time_ns=self.time_ns
+                )
+            except Exception:
+                # A database hiccup must not end the heartbeats (the sweeper would then
+                # take the run away); try again next interval.
+                log.exception("heartbeat of run %s failed", self.run.code)
+                continue
             if row["status"] not in ("running", "paused"):
                 # Someone decided this run is no longer ours (the sweeper marked it
                 # interrupted, or it was cancelled): stop producing at once.

@@ -16,6 +16,8 @@
   const shareState = readJsonScript("view-state") || {};
   const urlState = parseHash();
   const initial = Object.assign({}, shareState, urlState);
+  // The site's own pages call the replay position "position".
+  if (typeof initial.seq !== "number" && typeof initial.position === "number") initial.seq = initial.position;
   const shareToken = ds.shareToken || "";
   const readOnly = !!ds.readOnly;
 
@@ -584,7 +586,8 @@
   function viewState() {
     const pos = view.position();
     const v = hm.view();
-    return { seq: pos.live ? null : Math.max(0, pos.seq), layout: v.layout, scale: v.scale, cx: v.cx, cy: v.cy, pfn: selectedPfn };
+    const seq = pos.live ? null : Math.max(0, pos.seq);
+    return { seq, position: seq, layout: v.layout, scale: v.scale, cx: v.cx, cy: v.cy, pfn: selectedPfn };
   }
   function saveHash() {
     const s = viewState();
@@ -604,7 +607,7 @@
   }
   $("share-link").addEventListener("click", async () => {
     const state = viewState();
-    if (state.seq === null) state.seq = Math.max(0, view.client.decoder.seq);
+    if (state.seq === null) state.seq = state.position = Math.max(0, view.client.decoder.seq);
     let url;
     if (shareToken) {
       url = location.origin + location.pathname + "#" + new URLSearchParams(Object.entries(state).filter(([, v]) => v !== null)).toString();
