@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import access, execution
 from .creation import CreateError, create_run
-from .models import LIVE, Run, control_group_name
+from .models import Run, control_group_name
 from .openapi import SPEC
 
 REPORTS = ("buddyinfo", "pagetypeinfo", "vmstat", "extfrag", "unusable", "trace")
@@ -174,9 +174,6 @@ def _flat(prefix, value, out):
     if isinstance(value, dict):
         for k, v in value.items():
             _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
-    elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-        for i, v in enumerate(value):
-            _flat(f"{prefix}.{i}", v, out)
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _flat(f"{prefix}.{i}", v, out)
@@ -253,7 +250,3 @@ def events(request, run):
         if len(out) > 5000:
             break
     return JsonResponse({"run": str(run.code), "events": out[:5000]})
-
-
-def is_live(run):
-    return run.status in LIVE

@@ -22,7 +22,7 @@ from django.conf import settings
 from pagemig_site.lib.protocol import DisplayGrid
 
 from . import bus
-from .models import Run, Snapshot, control_group_name, group_name, store_block
+from .models import Run, Snapshot, control_group_name, store_block
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ class Producer:
         self.run = run
         self.paced = paced
         self.layer = layer
-        self.group = group_name(run.code)
         self.controls = asyncio.Queue()
         self.wake = asyncio.Event()
         self.paused = False
