@@ -51,6 +51,19 @@ def test_the_compare_page_shows_two_runs_and_scrubbing_moves_both(live_site, pag
     )
     assert all(abs(x - t) <= spread for x in times), (t, times, spread)
 
+    # "Copy link" keeps the runs and the time: the link opens both at the same frames.
+    page.click("#cmp-link")
+    url = page.evaluate("() => window.pagemigShareUrl")
+    assert "runs=" in url and "t=" in url
+    again = page.context.new_page()
+    again.goto(url)
+    again.wait_for_function(
+        """() => window.pagemigCompare && window.pagemigCompare.every(
+            v => v.target !== null && v.client.decoder.seq === v.target)"""
+    )
+    assert again.evaluate("() => window.pagemigCompare.map(v => v.client.decoder.seq)") == moved
+    again.close()
+
     # The seeds differ, and the scenario table says so.
     diff = page.locator("#cmp-diff").inner_text()
     assert "seed" in diff
