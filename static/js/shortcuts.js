@@ -35,7 +35,8 @@
       const tr = document.createElement("tr");
       const a = document.createElement("td");
       const kbd = document.createElement("kbd");
-      kbd.textContent = k.key === "space" ? "Space" : k.key;
+      const shown = { space: "Space", ArrowRight: "→", ArrowLeft: "←", ArrowUp: "↑", ArrowDown: "↓", Escape: "Esc" };
+      kbd.textContent = shown[k.key] || k.key;
       a.appendChild(kbd);
       const b = document.createElement("td");
       b.textContent = k.help;
