@@ -44,6 +44,7 @@ from .constants import (
     status_name,
 )
 from .kernel import COST_TICK, Kernel
+from .memory import extfrag_text
 from .procfs import REPORTS
 from .scenario import FieldError, Scenario, ScenarioError
 
@@ -319,6 +320,13 @@ class Simulation:
         k = self.k
         self.tick_count += 1
         k.time_ns += COST_TICK
+        if not self.tick_count & 1023:
+            # free lists remove lazily; drop dead entries now and then so they stay ~4 B a block
+            mem = k.mem
+            for z in mem.zones:
+                for row in z.free_area:
+                    for fl in row:
+                        fl.maybe_gc(mem.f, mem.a, mem.t)
         self._fire_due_events()
         if not self.jobs:
             if self._proactive_due():
@@ -528,11 +536,9 @@ class Simulation:
     def _flush_extfrag(self) -> None:
         k = self.k
         for pfn, order, forder, start_mt, fmt, change in k.mem.extfrag_events:
-            pfn_txt = f"{pfn:#x}" if k.v6 else f"{pfn}"
             k.trace(
                 "mm_page_alloc_extfrag",
-                f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} fallback_order={forder} pageblock_order={PAGEBLOCK_ORDER} "
-                f"alloc_migratetype={start_mt} fallback_migratetype={fmt} fragmenting={int(forder < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
+                extfrag_text(pfn, order, forder, start_mt, fmt, change, k.v6),
             )
         k.mem.extfrag_events.clear()
 
@@ -753,8 +759,6 @@ class Simulation:
                 if k.v6:
                     k.mem.drain_pcp(z)
                 c.defer_compaction(z, job.order)
-            if k.v6:
-                pass  # daemon scanned counters are added in Compactor.end()
         elif job.kind == "direct":
             # capc.page is read after compact_zone() returns, so a block freed at any point
             # of the run (a drain, the release of leftover targets) counts

@@ -29,7 +29,7 @@ CODE = {name: i for i, name in enumerate(CODES)}
 
 
 class History:
-    def __init__(self, keep: int = 1 << 20) -> None:
+    def __init__(self, keep: int = 1 << 19) -> None:
         self.keep = keep
         self.dropped = 0
         self.t = array("q")

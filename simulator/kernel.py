@@ -71,7 +71,7 @@ VMSTAT_618 = (
     "compact_daemon_free_scanned",
 )
 
-TRACE_KEEP = 200_000  # trace lines kept for /sys/kernel/tracing/trace style reports
+TRACE_KEEP = 100_000  # trace lines kept for /sys/kernel/tracing/trace style reports
 
 # Simulated cost model (ns): documented in docs/engine.md
 COST_TICK = 1_000
@@ -111,6 +111,7 @@ class Kernel:
             zones.append((z["name"], start, start + z["pages"]))
             start += z["pages"]
         self.mem = Memory(start, zones, profile)
+        self.mem.trace_hook = self.trace
         self.time_ns = 0
         self.vmstat = dict.fromkeys(VMSTAT_618 if self.v6 else VMSTAT_48, 0)
         self.trace_lines: deque[str] = deque(maxlen=TRACE_KEEP)

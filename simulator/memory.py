@@ -15,10 +15,10 @@ import numpy as np
 
 from .constants import (
     F_BUDDY,
+    F_LRU,
+    F_MOVABLE,
     FALLBACKS,
-    K_ANON,
     K_DRIVER,
-    K_FILE,
     K_FREE,
     K_HOLE,
     K_PCP,
@@ -105,6 +105,8 @@ class Memory:
         self.capture: tuple[int, int, int] | None = None
         self.captured = -1
         self.extfrag_events: list[tuple] = []
+        # Kernel.trace, for events that must be traced the moment they happen (a capture)
+        self.trace_hook = None
         self._views()
 
     # memoryviews are not picklable; snapshots rebuild them.
@@ -113,10 +115,12 @@ class Memory:
         self.f = memoryview(self.flags)
         self.a = memoryview(self.aux)
         self.t = memoryview(self.token)
+        self.pbm = memoryview(self.pb_mt)
+        self.zob = memoryview(self.zone_of_block)
 
     def __getstate__(self) -> dict:
         d = self.__dict__.copy()
-        for key in ("k", "f", "a", "t"):
+        for key in ("k", "f", "a", "t", "pbm", "zob"):
             d.pop(key)
         d["zones"] = [_zone_state(z) for z in self.zones]
         return d
@@ -179,7 +183,7 @@ class Memory:
 
         The pages must already have kind K_FREE and no flags. Returns the head pfn.
         """
-        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
+        z = self.zones[self.zob[pfn >> PAGEBLOCK_ORDER]]
         f, a = self.f, self.a
         zstart, zend = z.start, z.end
         max_order = MAX_ORDER - 1
@@ -243,6 +247,12 @@ class Memory:
             return False
         if order < PAGEBLOCK_ORDER and mt == MIGRATE_MOVABLE and want_mt != MIGRATE_MOVABLE:
             return False
+        if mt != want_mt and self.trace_hook is not None:
+            # compaction_capture() traces a capture from another type's block right away
+            change = want_mt == self.pb_mt[pfn >> PAGEBLOCK_ORDER]
+            self.trace_hook(
+                "mm_page_alloc_extfrag", extfrag_text(pfn, order, order, want_mt, mt, change, True)
+            )
         self.captured = pfn
         self.capture = None
         n = 1 << order
@@ -265,8 +275,8 @@ class Memory:
             self.aux[pfn : pfn + n] = 0
             self.token[pfn : pfn + n] = 0
             self.touch(pfn, n)
-        z = self.zones[self.zone_of_block[pfn >> PAGEBLOCK_ORDER]]
-        mt = self.pb_mt[pfn >> PAGEBLOCK_ORDER]
+        z = self.zones[self.zob[pfn >> PAGEBLOCK_ORDER]]
+        mt = self.pbm[pfn >> PAGEBLOCK_ORDER]
         if order == 0 and use_pcp and z.pcp_enabled and mt < MIGRATE_PCPTYPES:
             # free_hot_cold_page(): hot pages go on the head of the pcp list
             self.k[pfn] = K_PCP
@@ -413,9 +423,14 @@ class Memory:
                 return pfn
             start = max(pfn & ~(PAGEBLOCK_NR_PAGES - 1), z.start)
             kinds = self.kind[start : start + PAGEBLOCK_NR_PAGES]
+            flags = self.flags[start : start + PAGEBLOCK_NR_PAGES]
             free_pages = int(np.count_nonzero(kinds == K_FREE))
+            # prep_move_freepages_block(): PageLRU(page) || page_has_movable_ops(page), so
+            # pinned LRU pages count and LRU pages isolated right now do not
             movable = int(
-                np.count_nonzero((kinds == K_ANON) | (kinds == K_FILE) | (kinds == K_DRIVER))
+                np.count_nonzero(
+                    ((flags & F_LRU) != 0) | ((kinds == K_DRIVER) & (flags & F_MOVABLE != 0))
+                )
             )
             if start_mt == MIGRATE_MOVABLE:
                 alike = movable
@@ -493,6 +508,19 @@ class Memory:
             if o >= suitable_order:
                 suitable += n << (o - suitable_order)
         return free_pages, total, suitable
+
+
+def extfrag_text(
+    pfn: int, order: int, fallback_order: int, alloc_mt: int, fallback_mt: int, change, v6: bool
+) -> str:
+    """The mm_page_alloc_extfrag fields (§5): 6.18 prints pfn in hex, 4.8 in decimal."""
+    pfn_txt = f"{pfn:#x}" if v6 else f"{pfn}"
+    return (
+        f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} "
+        f"fallback_order={fallback_order} pageblock_order={PAGEBLOCK_ORDER} "
+        f"alloc_migratetype={alloc_mt} fallback_migratetype={fallback_mt} "
+        f"fragmenting={int(fallback_order < PAGEBLOCK_ORDER)} change_ownership={int(change)}"
+    )
 
 
 def fragmentation_index(free_pages: int, total: int, suitable: int, order: int) -> int:

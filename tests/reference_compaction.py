@@ -8,7 +8,15 @@ semantics, `__free_one_page` merging, kernel-spec §3.2), the per-CPU free lists
 scanners as the kernel functions quoted in the spec (`isolate_migratepages(_block)`,
 `isolate_freepages(_block)`, §2.4-§2.6), `compaction_alloc` / `compaction_free` of both
 profiles and `compact_zone` / `compact_finished` (§2.3, §2.7) as reached from
-`/proc/sys/vm/compact_memory` (§2.2).
+`/proc/sys/vm/compact_memory`, kcompactd and direct compaction (§2.2, §2.12), including
+6.18's fast free-list searches and compaction_capture (§2.4, §2.6, §3.2), deferral and
+suitability (§2.8, §2.10).
+
+Free lists are `KernelList`s, a circular doubly linked list like struct list_head, so
+list_del() from the middle of a long list costs what it costs in C; nothing else is
+optimised. Entry points: `compact_memory_reference(sim)`, `kcompactd_reference(sim,
+order)`, `ReferenceKernel.try_to_compact_pages(order, migratetype, prio)` and
+`run_reference(scenario_dict, seed, profile) -> seconds` for the benchmark.
 
 Only the starting state is borrowed from the engine: the page arrays, pageblock types,
 free lists (in list order), pcp lists, watermarks, drivers and the random generator of a
@@ -19,7 +27,12 @@ so a callback draws from the generator in the same order as the engine's.
 What the reference does not model, because the engine does not either: timestamps (the
 engine's cost model is not kernel behaviour, so trace lines are compared without their
 prefix and injection time windows are not used in the comparison), page history, THP
-and hugetlb folios on the LRU.
+and hugetlb folios on the LRU. The per-CPU lists follow the engine's "simple" model of
+§2.16/§9.3 in both profiles: order-0 pages only, fixed high/batch, 4.8's
+free_pcppages_bulk() round robin. 6.18 also keeps orders 1-3 on pcp lists, auto-tunes
+high and drains one whole list at a time; that is a modelling choice of the engine, not
+something this reference arbitrates. 6.18 __reset_isolation_suitable() (reached only
+after 64 deferred attempts) raises NotImplementedError.
 """
 
 from __future__ import annotations
@@ -110,6 +123,79 @@ def block_end_pfn(pfn: int, order: int) -> int:
     return block_start_pfn(pfn, order) + (1 << order)
 
 
+class KernelList:
+    """A struct list_head of pfns: a circular doubly linked list through a sentinel (-1),
+    so adding at the head or the tail and list_del() from anywhere are O(1), as in C."""
+
+    HEAD = -1
+
+    def __init__(self, items=()) -> None:
+        self.next = {self.HEAD: self.HEAD}
+        self.prev = {self.HEAD: self.HEAD}
+        for pfn in items:
+            self.add_tail(pfn)
+
+    def _insert(self, pfn: int, before: int, after: int) -> None:
+        self.next[before] = pfn
+        self.prev[pfn] = before
+        self.next[pfn] = after
+        self.prev[after] = pfn
+
+    def add(self, pfn: int) -> None:
+        """list_add(): at the head."""
+        self._insert(pfn, self.HEAD, self.next[self.HEAD])
+
+    def add_tail(self, pfn: int) -> None:
+        """list_add_tail()."""
+        self._insert(pfn, self.prev[self.HEAD], self.HEAD)
+
+    def remove(self, pfn: int) -> None:
+        """list_del()."""
+        nxt, prv = self.next.pop(pfn), self.prev.pop(pfn)
+        self.next[prv] = nxt
+        self.prev[nxt] = prv
+
+    def first(self) -> int:
+        return self.next[self.HEAD]
+
+    def __len__(self) -> int:
+        return len(self.next) - 1
+
+    def __bool__(self) -> bool:
+        return self.next[self.HEAD] != self.HEAD
+
+    def __iter__(self):
+        pfn = self.next[self.HEAD]
+        while pfn != self.HEAD:
+            yield pfn
+            pfn = self.next[pfn]
+
+    def reverse(self):
+        """list_for_each_entry_reverse()."""
+        pfn = self.prev[self.HEAD]
+        while pfn != self.HEAD:
+            yield pfn
+            pfn = self.prev[pfn]
+
+    def rotate_to_head(self, pfn: int) -> None:
+        """move_freelist_head(): the entries before pfn are cut and spliced at the tail,
+        which in a circular list is moving the sentinel to just before pfn."""
+        self._move_sentinel(self.prev[pfn], pfn)
+
+    def rotate_to_tail(self, pfn: int) -> None:
+        """move_freelist_tail(): pfn and the entries before it go to the tail."""
+        self._move_sentinel(pfn, self.next[pfn])
+
+    def _move_sentinel(self, before: int, after: int) -> None:
+        if before == self.HEAD or after == self.HEAD:
+            return  # already there
+        h = self.HEAD
+        nxt, prv = self.next[h], self.prev[h]
+        self.next[prv] = nxt
+        self.prev[nxt] = prv
+        self._insert(h, before, after)
+
+
 @dataclass
 class RefZone:
     index: int
@@ -120,8 +206,8 @@ class RefZone:
     wmark_min: int
     wmark_low: int
     wmark_high: int
-    # free_area[order][migratetype]: a kernel list, index 0 is the list head
-    free_area: list[list[list[int]]]
+    # free_area[order][migratetype]: the kernel's free lists
+    free_area: list[list[KernelList]]
     nr_free_pages: int
     pcp_enabled: bool
     pcp_high: int
@@ -170,6 +256,7 @@ class RefControl:
     fast_start_pfn: int = 0  # ULONG_MAX is written as -1
     wmark: int = 0  # the watermark of alloc_flags (6.18), for suitability
     ignore_block_suitable: bool = False
+    proactive: bool = False
 
 
 ULONG_MAX = -1
@@ -203,7 +290,8 @@ class ReferenceKernel:
                     wmark_low=z.wmark_low,
                     wmark_high=z.wmark_high,
                     free_area=[
-                        [mem.free_list(z, o, mt) for mt in range(6)] for o in range(MAX_ORDER)
+                        [KernelList(mem.free_list(z, o, mt)) for mt in range(6)]
+                        for o in range(MAX_ORDER)
                     ],
                     nr_free_pages=z.nr_free_pages,
                     pcp_enabled=z.pcp_enabled,
@@ -222,6 +310,10 @@ class ReferenceKernel:
                 )
             )
         self.kcompactd_max_order = 0
+        # 6.18 current->capture_control of a direct compactor: zone, order, migratetype
+        # and the captured page (None until compaction_capture() takes one)
+        self.capc: dict | None = None
+        self.captured: list[int] = []
         self.drivers = copy.deepcopy(k.drivers)
         self.rng = copy.deepcopy(k.rng)
         self.sysctl = dict(k.sysctl)
@@ -266,9 +358,9 @@ class ReferenceKernel:
         self.aux[pfn] = order | (mt << 4)
         lst = z.free_area[order][mt]
         if to_tail:
-            lst.append(pfn)  # list_add_tail
+            lst.add_tail(pfn)
         else:
-            lst.insert(0, pfn)  # list_add
+            lst.add(pfn)
         z.nr_free_pages += 1 << order
 
     def del_from_free_list(self, z: RefZone, pfn: int) -> int:
@@ -282,7 +374,10 @@ class ReferenceKernel:
         """__free_one_page(): merge with PageBuddy buddies of the same order, then queue the
         block at the list tail when the next-higher buddy is free ("merge likely")."""
         z = self.zone_of(pfn)
+        capc = self.task_capc(z)
         while order < MAX_ORDER - 1:
+            if capc is not None and self.compaction_capture(capc, pfn, order, mt):
+                return  # the block goes to the compactor, never to the free lists
             buddy = pfn ^ (1 << order)
             if not (z.start <= buddy < z.end):
                 break
@@ -315,6 +410,34 @@ class ReferenceKernel:
             ):
                 to_tail = True
         self.add_to_free_list(z, pfn, order, mt, to_tail)
+
+    def task_capc(self, z: RefZone) -> dict | None:
+        """task_capc(): a direct compactor of this zone that has not captured yet."""
+        capc = self.capc
+        if capc is None or capc["page"] is not None or capc["zone"] is not z:
+            return None
+        return capc
+
+    def compaction_capture(self, capc: dict, pfn: int, order: int, mt: int) -> bool:
+        """6.18 compaction_capture() (§3.2): a block of exactly cc->order, not CMA or
+        ISOLATE, and a MOVABLE block below pageblock order only for a MOVABLE request."""
+        if order != capc["order"]:
+            return False
+        if mt in (MIGRATE_CMA, MIGRATE_ISOLATE):
+            return False
+        if order < PAGEBLOCK_ORDER and mt == MIGRATE_MOVABLE and capc["mt"] != MIGRATE_MOVABLE:
+            return False
+        if mt != capc["mt"]:
+            change = capc["mt"] == self.block_mt(pfn)
+            self.emit(
+                "mm_page_alloc_extfrag",
+                f"page=000000000000000{pfn:x} pfn={pfn:#x} alloc_order={capc['order']} "
+                f"fallback_order={order} pageblock_order={PAGEBLOCK_ORDER} "
+                f"alloc_migratetype={capc['mt']} fallback_migratetype={mt} "
+                f"fragmenting={int(order < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
+            )
+        capc["page"] = pfn
+        return True
 
     def free_pcppages_bulk(self, z: RefZone, count: int) -> None:
         """free_pcppages_bulk(): round-robin over the pcp lists, taking the list tails."""
@@ -536,15 +659,14 @@ class ReferenceKernel:
         self.free_page(old, 0)
 
     # -- 4.8 migrate_pages (§1.3) -------------------------------------------------------------
-    def unmap_and_move_48(self, cc: RefControl, pfn: int, force: bool, from_list: list) -> int:
+    def unmap_and_move_48(self, cc: RefControl, pfn: int, force: bool) -> int:
+        """unmap_and_move(): the page leaves 'from' unless the result is -EAGAIN/-ENOMEM."""
         new = self.compaction_alloc(cc)
         if new < 0:
             return ENOMEM
         rc = self.lock_and_writeback(pfn, force, cc.mode, cc.memalloc)
         if rc == 0:
             rc = self.move_to_new_page(pfn, cc.mode)
-        if rc != EAGAIN:
-            from_list.remove(pfn)
         if rc == 0:
             self.migration_done(pfn, new)
             return 0
@@ -562,18 +684,22 @@ class ReferenceKernel:
             if not retry:
                 break
             retry = 0
-            for pfn in list(from_list):  # list_for_each_entry_safe
-                r = self.unmap_and_move_48(cc, pfn, npass > 2, from_list)
+            stay: list[int] = []  # what is still on 'from' after this pass, in list order
+            for i, pfn in enumerate(from_list):  # list_for_each_entry_safe
+                r = self.unmap_and_move_48(cc, pfn, npass > 2)
                 if r == ENOMEM:
                     nr_failed += 1
                     rc = ENOMEM
+                    stay.extend(from_list[i:])  # this page and the untried ones stay
                     break
                 if r == EAGAIN:
                     retry += 1
+                    stay.append(pfn)
                 elif r == 0:
                     nr_succeeded += 1
                 else:
                     nr_failed += 1
+            from_list[:] = stay
             if rc == ENOMEM:
                 break
         if rc is None:
@@ -604,7 +730,8 @@ class ReferenceKernel:
                 break
             retry = 0
             nr_retry_pages = 0
-            for pfn in list(from_list):
+            stay: list[int] = []  # -EAGAIN and -ENOMEM folios stay on 'from', in order
+            for i, pfn in enumerate(from_list):
                 # migrate_folio_unmap(): the target is allocated first
                 dst = self.compaction_alloc(cc)
                 if dst < 0:
@@ -613,7 +740,6 @@ class ReferenceKernel:
                     rc = self.lock_and_writeback(pfn, True, mode, cc.memalloc)
                     if rc != 0:
                         if rc != EAGAIN:
-                            from_list.remove(pfn)
                             ret.append(pfn)  # migrate_folio_undo_src(..., ret)
                         self.compaction_free(cc, dst)  # migrate_folio_undo_dst()
                 if rc == ENOMEM:
@@ -621,17 +747,19 @@ class ReferenceKernel:
                     stats["failed"] += 1 + nr_retry_pages
                     rc_saved = ENOMEM
                     enomem = True
+                    stay.extend(from_list[i:])
                     break
                 if rc == EAGAIN:
                     retry += 1
                     nr_retry_pages += 1
+                    stay.append(pfn)
                 elif rc == 0:
-                    from_list.remove(pfn)
                     unmap_src.append(pfn)
                     unmap_dst.append(dst)
                 else:
                     nr_failed += 1
                     stats["failed"] += 1
+            from_list[:] = stay
             if enomem:
                 break
         if not enomem:
@@ -644,15 +772,16 @@ class ReferenceKernel:
                 break
             retry = 0
             nr_retry_pages = 0
-            for src, dst in list(zip(unmap_src, unmap_dst, strict=True)):
+            pairs = list(zip(unmap_src, unmap_dst, strict=True))
+            unmap_src, unmap_dst = [], []  # refilled with the -EAGAIN ones, dst kept
+            for src, dst in pairs:
                 rc = self.move_to_new_page(src, mode)
                 if rc == EAGAIN:
                     retry += 1
                     nr_retry_pages += 1
+                    unmap_src.append(src)
+                    unmap_dst.append(dst)
                     continue
-                i = unmap_src.index(src)
-                del unmap_src[i]
-                del unmap_dst[i]
                 if rc == 0:
                     self.migration_done(src, dst)
                     stats["succeeded"] += 1
@@ -852,16 +981,14 @@ class ReferenceKernel:
         return total_isolated, blockpfn
 
     @staticmethod
-    def move_freelist_head(freelist: list, pfn: int) -> None:
+    def move_freelist_head(freelist: KernelList, pfn: int) -> None:
         """Rotate so that pfn is first: the entries before it go to the tail."""
-        i = freelist.index(pfn)
-        freelist[:] = freelist[i:] + freelist[:i]
+        freelist.rotate_to_head(pfn)
 
     @staticmethod
-    def move_freelist_tail(freelist: list, pfn: int) -> None:
+    def move_freelist_tail(freelist: KernelList, pfn: int) -> None:
         """Rotate so that pfn is last: it and the entries before it go to the tail."""
-        i = freelist.index(pfn)
-        freelist[:] = freelist[i + 1 :] + freelist[: i + 1]
+        freelist.rotate_to_tail(pfn)
 
     def nr_free_blocks(self, z: RefZone, order: int) -> int:
         return sum(len(z.free_area[order][mt]) for mt in range(6))
@@ -904,7 +1031,7 @@ class ReferenceKernel:
                 order_scanned = 0
                 high_pfn = 0
                 freepage = None  # None: the walk ran off the list (no reordering)
-                for pfn in reversed(list(freelist)):  # list_for_each_entry_reverse
+                for pfn in freelist.reverse():  # list_for_each_entry_reverse
                     order_scanned += 1
                     nr_scanned += 1
                     if pfn >= highest:
@@ -1184,7 +1311,7 @@ class ReferenceKernel:
         while order >= PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
             if self.nr_free_blocks(z, order):
                 freelist = z.free_area[order][MIGRATE_MOVABLE]
-                for freepage in list(freelist):  # list_for_each_entry
+                for freepage in freelist:  # list_for_each_entry (left right after a move)
                     scanned, nr_scanned = nr_scanned, nr_scanned + 1
                     if scanned >= limit:
                         self.move_freelist_tail(freelist, freepage)
@@ -1281,6 +1408,19 @@ class ReferenceKernel:
         if suitable:
             return -1000
         return 1000 - (1000 + free_pages * 1000 // (1 << order)) // total
+
+    def fragmentation_score_zone(self, z: RefZone) -> int:
+        """extfrag_for_order(zone, COMPACTION_HPAGE_ORDER) (§4.4, §2.13)."""
+        order = PAGEBLOCK_ORDER
+        free_pages = suitable = 0
+        for o in range(MAX_ORDER):
+            n = self.nr_free_blocks(z, o)
+            free_pages += n << o
+            if o >= order:
+                suitable += n << (o - order)
+        if free_pages == 0:
+            return 0
+        return (free_pages - (suitable << order)) * 100 // free_pages
 
     def trace_suitable(self, event: str, z: RefZone, order: int, ret: int) -> None:
         self.emit(
@@ -1399,6 +1539,13 @@ class ReferenceKernel:
             if cc.direct:
                 z.blockskip_flush = True
             return COMPACT_COMPLETE if cc.whole_zone else COMPACT_PARTIAL_SKIPPED
+        if self.v6 and cc.proactive:
+            # kswapd is never running here; stop once the zone's own (unweighted) score is
+            # at or below the low watermark (§2.13)
+            score = self.fragmentation_score_zone(z)
+            wmark_low = 100 - self.sysctl["compaction_proactiveness"]
+            ret = COMPACT_CONTINUE if score > wmark_low else COMPACT_SUCCESS
+            return COMPACT_CONTENDED if cc.contended else ret
         if cc.order == -1:
             return COMPACT_CONTINUE
         if self.v6:
@@ -1487,11 +1634,13 @@ class ReferenceKernel:
                     pageblock_start_pfn(cc.migrate_pfn)
                 )
             aborted = False
+            isolate_none = False
             while True:  # the rescan label
                 if not self.isolate_migratepages(cc):
                     if self.v6 and update_cached:
                         z.cached_migrate_pfn[1] = z.cached_migrate_pfn[0]
-                    break  # ISOLATE_NONE -> check_drain
+                    isolate_none = True
+                    break  # ISOLATE_NONE -> goto check_drain
                 if self.v6:
                     update_cached = False
                     last_migrated_pfn = max(z.start, pageblock_start_pfn(cc.migrate_pfn - 1))
@@ -1532,6 +1681,14 @@ class ReferenceKernel:
                         cc.last_migrated_pfn = 0
                 break
             if aborted:
+                break
+            if (
+                not isolate_none
+                and self.v6
+                and self.capc is not None
+                and self.capc["page"] is not None
+            ):
+                ret = COMPACT_SUCCESS  # "Stop if a page has been captured"
                 break
             # check_drain
             last = last_migrated_pfn if self.v6 else cc.last_migrated_pfn
@@ -1583,6 +1740,26 @@ class ReferenceKernel:
             )
             self.compact_zone(cc)
             assert not cc.freepages and not any(cc.freepages_by_order)
+
+    def proactive_compact_node(self) -> None:
+        """6.18 compact_node(pgdat, proactive=true): order -1, SYNC_LIGHT, ignore_skip_hint,
+        whole_zone, one compact_control for all zones (§2.2, §2.13)."""
+        cc = RefControl(
+            zone=self.zones[0],
+            order=-1,
+            mode=MIGRATE_SYNC_LIGHT,
+            migratetype=MIGRATE_UNMOVABLE,
+            ignore_skip_hint=True,
+            whole_zone=True,
+            proactive=True,
+        )
+        for z in self.zones:
+            if not z.present:
+                continue
+            cc.zone = z
+            self.compact_zone(cc)
+            self.count("compact_daemon_migrate_scanned", cc.total_migrate_scanned)
+            self.count("compact_daemon_free_scanned", cc.total_free_scanned)
 
     # -- kcompactd (§2.12) ------------------------------------------------------------------------
     def wmark_for_kcompactd(self, z: RefZone) -> int:
@@ -1685,7 +1862,15 @@ class ReferenceKernel:
                 wmark=z.wmark_min if self.v6 else z.wmark_low,
                 ignore_block_suitable=full,
             )
+            if self.v6:
+                self.capc = {"zone": z, "order": order, "mt": migratetype, "page": None}
             status = self.compact_zone(cc)
+            if self.v6:
+                captured = self.capc["page"]
+                self.capc = None
+                if captured is not None:
+                    status = COMPACT_SUCCESS  # compact_zone_order(): *capture
+                    self.captured.append(captured)
             rc = max(rc, status)
             if self.v6:
                 stop = status == COMPACT_SUCCESS

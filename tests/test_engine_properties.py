@@ -219,11 +219,21 @@ class Audit:
 
 
 def run(sim: Simulation) -> None:
+    """Run to the end; after every step the isolation bookkeeping must match the pages:
+    NR_ISOLATED equals the pages flagged isolated, all of them on some compactor's
+    migratepages list, and free targets only on some compactor's private list (§2.3)."""
     n = 0
+    mem = sim.k.mem
     while not sim.done:
-        sim.step(128)
-        n += 128
+        sim.step(16)
+        n += 16
         assert n < MAX_TICKS, "simulation did not finish"
+        isolated = np.flatnonzero(mem.flags & F_ISOLATED)
+        assert len(isolated) == sim.k.nr_isolated
+        ccs = [j.cc for j in sim.jobs if j.cc is not None]
+        held = {p for cc in ccs for p in cc.migratepages}
+        assert set(isolated.tolist()) <= held
+        assert np.count_nonzero(mem.kind == K_TARGET) == sum(cc.nr_freepages for cc in ccs)
 
 
 def trace_fields(sim: Simulation, event: str) -> list[dict[str, int]]:
@@ -391,3 +401,34 @@ def test_forget_clear_movable_is_rejected_outside_v48(profile: str) -> None:
         return
     with pytest.raises(Exception, match="forget_clear_movable"):
         buggy_scenario(profile, "forget_clear_movable", seed=1)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_fallback_does_not_claim_a_block_whose_pinned_lru_pages_make_it_mostly_movable(
+    profile: str,
+) -> None:
+    """An unmovable allocation falling back to a MOVABLE block claims the block only if
+    free + (512 - free - movable) >= 256, where 6.18 prep_move_freepages_block() counts
+    PageLRU pages, pinned ones included, as movable (§3.4 CLAIM); 4.8 retypes only when
+    move_freepages_block() moved >= 256 free pages (§3.4). Block 0: 150 anon + 150 pinned
+    + 212 free, so neither profile may retype it."""
+    from tests.engine_helpers import make_sim, run_to_end, trace_events
+
+    sim = make_sim(
+        ranges=[
+            {"start": 0, "count": 150, "kind": "anon"},
+            {"start": 150, "count": 150, "kind": "pinned"},
+            {"start": 300, "count": 212, "kind": "free"},
+            {"start": 512, "count": 512, "kind": "unmovable"},
+        ],
+        pages=1024,
+        profile=profile,
+        pcp="off",
+        timeline=[{"at_ms": 0, "action": "alloc", "count": 1, "order": 0, "type": "unmovable"}],
+        kcompactd=False,
+    )
+    assert sim.k.mem.pb_mt.tolist() == [1, 0]
+    run_to_end(sim)
+    assert sim.k.mem.pb_mt.tolist() == [1, 0]
+    (line,) = trace_events(sim, "mm_page_alloc_extfrag")
+    assert "fallback_migratetype=1" in line and line.endswith("change_ownership=0")

@@ -94,7 +94,10 @@ def first_difference(a: np.ndarray, b: list, mask: np.ndarray | None = None) -> 
 
 
 def assert_agree(sim: Simulation, ref: ReferenceKernel) -> None:
+    from simulator.kernel import TRACE_KEEP
+
     mem = sim.k.mem
+    assert len(sim.k.trace_lines) < TRACE_KEEP, "the engine's trace ring wrapped"
     # trace first: the earliest divergence is the most useful message
     et, rt = engine_trace(sim), ref.trace
     for i, (e, r) in enumerate(zip(et, rt, strict=False)):
@@ -203,7 +206,7 @@ def test_forget_clear_movable_matches_reference_in_v48() -> None:
     assert any(mode == "forget_clear_movable" for _, mode in ref.violations)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     profile=st.sampled_from(PROFILES),
     blocks=st.integers(2, 16),
@@ -217,6 +220,7 @@ def test_forget_clear_movable_matches_reference_in_v48() -> None:
     writeback=st.floats(0.0, 0.2),
     lru_eagain=st.sampled_from([0.0, 0.0, 0.2]),
     kcompactd_order=st.sampled_from([None, None, 9, 9, 4, 2, 10]),
+    direct=st.sampled_from([None, None, (9, 1), (9, 0), (4, 1), (10, 2)]),
     seed=st.integers(0, 2**16),
 )
 def test_random_small_zones_match_reference(
@@ -232,10 +236,12 @@ def test_random_small_zones_match_reference(
     writeback,
     lru_eagain,
     kcompactd_order,
+    direct,
     seed,
 ) -> None:
     """Generated fragmented layouts of 2-16 pageblocks agree with the reference, for
-    compact_memory and for kcompactd wake-ups of several orders (§1-§3, §2.12)."""
+    compact_memory, kcompactd wake-ups and direct compaction of several orders and
+    migratetypes at every priority (§1-§3, §2.2, §2.12)."""
     drivers = []
     if driver_pages:
         drivers.append(
@@ -252,8 +258,19 @@ def test_random_small_zones_match_reference(
         lru_eagain_rate=lru_eagain,
         kcompactd_order=kcompactd_order,
     )
-    sim, ref = run_both(raw, seed)
-    assert_agree(sim, ref)
+    if direct is None:
+        sim, ref = run_both(raw, seed)
+        assert_agree(sim, ref)
+        return
+    order, mt = direct
+    raw["timeline"] = []
+    sim = Simulation(Scenario.from_dict(raw), seed=seed, profile=profile)
+    ref = ReferenceKernel(sim)
+    for prio in [2, 1, 1, 0] if profile == "v6.18" else [1, 0, 0]:
+        assert engine_try_to_compact_pages(sim, order, mt, prio) == ref.try_to_compact_pages(
+            order, mt, prio
+        )
+        assert_agree(sim, ref)
 
 
 KCOMPACTD_CASES = {
@@ -324,6 +341,7 @@ DIRECT_CASES = {
     "two zones": dict(
         free=0.4, zones=[{"name": "DMA32", "pages": 2048}, {"name": "Normal", "pages": 4096}]
     ),
+    "mostly free, pcp off": dict(free=0.75, fragmentation=0.6, blocks=8, pcp="off"),
 }
 
 
@@ -332,14 +350,55 @@ DIRECT_CASES = {
 @pytest.mark.parametrize("mt", [1, 0])
 def test_direct_compaction_matches_reference(case: str, profile: str, mt: int) -> None:
     """try_to_compact_pages at order 9 (§2.2: ASYNC with skip_on_failure and PF_MEMALLOC,
-    then SYNC_LIGHT, deferral §2.10) agrees with the reference priority by priority."""
+    then SYNC_LIGHT, deferral §2.10, 6.18 compaction_capture §3.2) agrees with the
+    reference priority by priority."""
     raw = scenario(profile, **DIRECT_CASES[case])
     raw["timeline"] = []
     sim = Simulation(Scenario.from_dict(raw), seed=9, profile=profile)
     ref = ReferenceKernel(sim)
-    prios = [2, 1, 1] if profile == "v6.18" else [1, 0, 0]
+    # ASYNC, then SYNC_LIGHT twice (deferral), then 6.18's SYNC_FULL (whole zone,
+    # ignore_skip_hint, ignore_block_suitable, no deferral)
+    prios = [2, 1, 1, 0] if profile == "v6.18" else [1, 0, 0]
     for prio in prios:
         rc_engine = engine_try_to_compact_pages(sim, 9, mt, prio)
         rc_ref = ref.try_to_compact_pages(9, mt, prio)
         assert_agree(sim, ref)
         assert rc_engine == rc_ref
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_bench_layout_of_256_mib_matches_reference(profile: str) -> None:
+    """The benchmark's fragmented layout (simulator.bench, here 256 MiB) compacted through
+    compact_memory agrees with the reference: long free lists, many pcp drains (§2.16)."""
+    from simulator.bench import bench_scenario
+
+    sim = Simulation(bench_scenario(0.25, profile), seed=1, profile=profile)
+    ref = compact_memory_reference(sim)
+    while not sim.done:
+        sim.step(4096)
+    assert_agree(sim, ref)
+    assert ref.vmstat["pgmigrate_success"] > 10_000
+
+
+@pytest.mark.parametrize("proactiveness", [20, 60, 90])
+@pytest.mark.parametrize("case", ["fragmented LRU zone", "two zones", "mostly free, pcp off"])
+def test_proactive_compaction_matches_reference(case: str, proactiveness: int) -> None:
+    """6.18 proactive compaction (§2.13: compact_node(proactive), SYNC_LIGHT, stopping per
+    zone once the unweighted score is at or below 100 - proactiveness) agrees with the
+    reference, daemon scan counters included (§2.15)."""
+    from simulator.engine import Job
+
+    raw = scenario("v6.18", **DIRECT_CASES[case])
+    raw["timeline"] = []
+    raw["sysctl"]["compaction_proactiveness"] = proactiveness
+    sim = Simulation(Scenario.from_dict(raw), seed=3, profile="v6.18")
+    ref = ReferenceKernel(sim)
+    zones = [z.index for z in sim.k.mem.zones if z.present]
+    job = Job("proactive", zones, stats={"prev_score": sim.c.fragmentation_score_node()})
+    sim.jobs = [job]
+    while job in sim.jobs:
+        sim._advance_job(job)
+    ref.proactive_compact_node()
+    assert_agree(sim, ref)
+    ends = [text for event, text in ref.trace if event == "mm_compaction_end"]
+    assert ends, "no compact_zone ran"
