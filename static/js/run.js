@@ -119,6 +119,7 @@
 
   // ---- frames ----
   let lastRenderSeq = -1;
+  let detailsAt = 0;
   view.on("frame", (pos) => {
     window.pagemig.frames = window.pagemigFrames;
     $("frame-count").textContent = window.pagemigFrames;
@@ -126,7 +127,12 @@
     if (pos.seq !== lastRenderSeq) {
       lastRenderSeq = pos.seq;
       refreshScrubber();
-      if (selectedPfn !== null && pos.seq % 5 === 0) showPage(selectedPfn, false);
+      // A selected page's details follow the run, at most once a second.
+      const now = performance.now();
+      if (selectedPfn !== null && now - detailsAt > 1000) {
+        detailsAt = now;
+        showPage(selectedPfn, false);
+      }
     }
     recorder.frame();
   });
