@@ -129,7 +129,7 @@
       refreshScrubber();
       // A selected page's details follow the run, at most once a second.
       const now = performance.now();
-      if (selectedPfn !== null && now - detailsAt > 1000) {
+      if (selectedPfn !== null && hm.hoverCell < 0 && now - detailsAt > 1000) {
         detailsAt = now;
         showPage(selectedPfn, false);
       }
