@@ -724,7 +724,7 @@ class Compactor:
             )
         return ok
 
-    def isolate_migratepages_block(self, cc: CompactControl, low: int, end: int):
+    def isolate_migratepages_block(self, cc: CompactControl, low: int, end: int) -> int | bool:
         """isolate_migratepages_block(). 4.8 returns the next pfn; 6.18 returns an error flag
         and leaves the position in cc.migrate_pfn."""
         k, mem = self.k, self.mem
@@ -1111,7 +1111,7 @@ class Compactor:
 
     def _isolate_free_heads_bulk(
         self, cc: CompactControl, start: int, end: int, heads: np.ndarray, out: list
-    ):
+    ) -> tuple[int, int] | None:
         """isolate_freepages_block() with stride 1 and no compound pages, vectorised.
 
         Returns None (the caller takes the per-pfn path) when a watermark check would

@@ -265,3 +265,39 @@ async def test_large_runs_stream_an_aggregated_grid_with_full_resolution_tiles(t
     aggregated = UNRANK[RANK[expected.reshape(4096, 4)].max(axis=1)]
     assert viewer.ppc == 4 and np.array_equal(viewer.grid, aggregated)
     await comm.disconnect()
+
+
+async def test_a_stalled_viewer_costs_a_window_and_heals_while_another_gets_every_frame(
+    teacher, settings
+):
+    settings.FLOW_WINDOW = 4
+    run, cookie, _ = await start(teacher, preset="unmovable_pollution", seed=3)
+    fast = await subscribe(run["id"], cookie)
+    slow = await subscribe(run["id"], cookie)
+    fast_task = asyncio.create_task(collect(fast, finished))
+    # The slow viewer reads nothing for a while (its socket buffers what was sent).
+    await asyncio.sleep(3)
+    frames, messages, fast_viewer = await fast_task
+    expected, steps = offline_final_states(run)
+    assert fast_viewer.seq == steps and fast_viewer.skipped == 0
+    assert np.array_equal(fast_viewer.grid, expected)
+    # While stalled it was sent at most a window of frames (plus the chunks of the
+    # keyframe it started from), whatever the run produced meanwhile.
+    stalled = []
+    while not await slow.receive_nothing(0.2):
+        out = await slow.receive_output()
+        if out.get("bytes") is not None:
+            stalled.append(decode(out["bytes"]))
+    assert 1 <= len({f.seq for f in stalled}) <= 4 < steps
+    # Acking heals it with a keyframe of the current (final) state.
+    slow_viewer = Viewer()
+    await slow.send_to(text_data=json.dumps({"op": "ack", "seq": stalled[-1].seq}))
+    out = await slow.receive_output(5)
+    while out.get("bytes") is None:
+        out = await slow.receive_output(5)
+    healed = decode(out["bytes"])
+    slow_viewer.apply(out["bytes"])
+    assert healed.kind == KEYFRAME and healed.flags & FLAG_OUT_OF_BAND and healed.seq == steps
+    assert np.array_equal(slow_viewer.grid, expected)
+    await fast.disconnect()
+    await slow.disconnect()

@@ -11,17 +11,16 @@ client costs a bounded amount of memory and never slows the run or other viewers
 import asyncio
 import contextvars
 import itertools
-import json
 import logging
 import uuid
 from collections import deque
 
 from channels.layers import get_channel_layer
 
-from pagemig_site.lib.protocol import FLAG_OUT_OF_BAND, Viewer, encode_keyframe
+from pagemig_site.lib.protocol import Viewer, encode_keyframe
 
 from .bus import subscriber
-from .models import control_group_name, group_name
+from .models import control_group_name
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +95,6 @@ class Feed:
     def __init__(self, hub, code):
         self.hub = hub
         self.code = code
-        self.group = group_name(code)
         self.outlets = set()
         self.viewer = Viewer()
         self.frames = 0
@@ -288,11 +286,3 @@ def get_hub():
             del _hubs[old]
         hub = _hubs[loop] = Hub(get_channel_layer())
     return hub
-
-
-def json_message(kind, **fields):
-    """A JSON text frame, serialised once and fanned out as is."""
-    return {"type": "run.json", "kind": kind, "text": json.dumps({"type": kind, **fields})}
-
-
-__all__ = ["FLAG_OUT_OF_BAND", "Feed", "Hub", "Outlet", "get_hub", "json_message"]
