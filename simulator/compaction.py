@@ -856,8 +856,9 @@ class Compactor:
                 failed = True
             if failed and skip_on_failure:
                 if nr_isolated:
-                    # put back what this cc->order block isolated
-                    for p in isolated_here:
+                    # putback_movable_pages(&cc->migratepages) walks the list from its
+                    # head: the page isolated last goes back first
+                    for p in reversed(isolated_here):
                         k.putback_page(p)
                     isolated_here.clear()
                     cc.nr_migratepages -= nr_isolated
