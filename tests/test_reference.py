@@ -1,11 +1,13 @@
 """The engine agrees exactly with the per-page reference (tests/reference_compaction.py).
 
-Both start from the same freshly built Simulation; the engine then runs its timeline
-(one write to compact_memory, kernel-spec §2.2) and the reference runs compact_node()
-page by page. Everything observable must be equal: page kinds, flags and content tokens,
-pageblock types and skip bits, the buddy free lists in list order (§3.2), the pcp lists
-(§2.16), the vmstat counters (§2.15), the trace lines (§5, without the timestamp prefix)
-and the contract violations of buggy drivers (seed document, §6).
+Both start from the same freshly built Simulation; the engine then runs (a write to
+compact_memory, a kcompactd wake-up, direct compaction at each priority, proactive
+compaction, or a whole timeline of allocations and frees, kernel-spec §2.2) and the
+reference does the same page by page. Everything observable must be equal: page kinds,
+flags and content tokens, pageblock types and skip bits, the buddy free lists in list
+order (§3.2), the pcp lists (§2.16), the cached scanner pfns (§2.1), the vmstat counters
+(§2.15), the trace lines (§5, without the timestamp prefix), driver statistics and the
+contract violations of buggy drivers (seed document, §6).
 """
 
 from __future__ import annotations
