@@ -982,6 +982,7 @@ class Compactor:
             ):
                 pass
             else:
+                first = isolate_start  # 4.8 valid_page: the first pfn this call scanned
                 nr_iso, isolate_start = self.isolate_freepages_block(
                     cc, isolate_start, bend, stride, isolated_blocks
                 )
@@ -991,9 +992,11 @@ class Compactor:
                         if bstart - PAGEBLOCK_NR_PAGES < z.compact_cached_free_pfn:
                             z.compact_cached_free_pfn = bstart - PAGEBLOCK_NR_PAGES
                     elif not nr_iso and not cc.ignore_skip_hint:
+                        # update_pageblock_skip(cc, valid_page, 0, false): the cached free
+                        # pfn goes to valid_page, mid-block when the scan resumed there
                         mem.pb_skip[bstart >> PAGEBLOCK_ORDER] = True
-                        if bstart < z.compact_cached_free_pfn:
-                            z.compact_cached_free_pfn = bstart
+                        if first < z.compact_cached_free_pfn:
+                            z.compact_cached_free_pfn = first
                 if cc.nr_freepages >= cc.nr_migratepages:
                     if isolate_start >= bend:
                         isolate_start = bstart - PAGEBLOCK_NR_PAGES
