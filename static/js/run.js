@@ -669,8 +669,9 @@
   });
 
   // ---- go ----
-  const startSeq = typeof initial.seq === "number" && !isNaN(initial.seq) ? initial.seq : readOnly && view.lastSeq >= 0 ? null : null;
-  view.start(startSeq === null ? undefined : startSeq);
+  // A frame named by the link or the address opens held there; otherwise live (or, for
+  // a finished run, its last frame).
+  view.start(typeof initial.seq === "number" && !isNaN(initial.seq) ? initial.seq : undefined);
   if (typeof initial.pfn === "number" && !isNaN(initial.pfn)) {
     selectedPfn = initial.pfn;
     setTimeout(() => showPage(initial.pfn, true), 0);
