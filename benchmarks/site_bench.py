@@ -462,7 +462,17 @@ def main():
         part_embedded(args.preset, results, log)
     if "A" in args.parts:
         part_fanout(args.duration, results, log, args.reps)
-    text = "\n## " + results["date"] + "\n\n```json\n" + json.dumps(results, indent=1) + "\n```\n"
+    text = "\n## " + results["date"] + f" ({results['cpus']} CPUs, shared)\n\n"
+    if "fanout" in results:
+        text += "| frame | viewers | raw websockets/s | Daphne/s | ratio (median) | ratios |\n"
+        text += "|---|---|---|---|---|---|\n"
+        for r in results["fanout"]:
+            text += (
+                f"| {r['size'] // 1024} KiB | {r['viewers']} | {r['raw_per_s']} | "
+                f"{r['daphne_per_s']} | {r['ratio']} | {r['ratios']} |\n"
+            )
+        text += "\n"
+    text += "```json\n" + json.dumps(results, indent=1) + "\n```\n"
     with open(args.out, "a") as f:
         f.write(text)
     print(text)

@@ -134,7 +134,7 @@ def compare(request):
     cfg = [
         {
             "run": str(r.code),
-            "title": r.title or str(r.code)[:8],
+            "title": r.title or f"{r.scenario.get('name', 'run')} (seed {r.seed})",
             "ws": f"/ws/runs/{r.code}/",
             "status": r.status,
             "last_seq": r.last_seq,

@@ -669,11 +669,21 @@
   });
 
   // ---- go ----
-  const startSeq = typeof initial.seq === "number" && !isNaN(initial.seq) ? initial.seq : readOnly && view.lastSeq >= 0 ? null : null;
-  view.start(startSeq === null ? undefined : startSeq);
+  // A frame named by the link or the address opens held there; otherwise live (or, for
+  // a finished run, its last frame).
+  view.start(typeof initial.seq === "number" && !isNaN(initial.seq) ? initial.seq : undefined);
   if (typeof initial.pfn === "number" && !isNaN(initial.pfn)) {
+    // The shared view's selected page: its details, and its mark once the grid is known.
     selectedPfn = initial.pfn;
     setTimeout(() => showPage(initial.pfn, true), 0);
+    let marked = false;
+    view.on("frame", () => {
+      if (marked || !hm.cells) return;
+      marked = true;
+      hm.selectedCell = Math.floor(initial.pfn / hm.pagesPerCell);
+      hm.overlayDirty = true;
+      hm.requestDraw();
+    });
   }
   updateControls();
   loadReport();
