@@ -68,7 +68,12 @@ class LayerSubscriber:
 
 
 class RedisSubscriber:
-    """Hub side, scaled out: one pub/sub connection for every run this process watches."""
+    """Hub side, scaled out: one pub/sub connection for every run this process watches.
+
+    Redis closes a subscriber that falls too far behind (client-output-buffer-limit
+    pubsub); then this reconnects, subscribes again to every run still watched here
+    and asks each producer for a keyframe, so the viewers heal within a frame or two.
+    """
 
     def __init__(self, hub):
         import redis.asyncio as redis
@@ -88,13 +93,27 @@ class RedisSubscriber:
     async def unsubscribe(self, code):
         await self.pubsub.unsubscribe(frame_topic(code))
 
+    async def _reset(self):
+        try:
+            await self.pubsub.aclose()
+        except Exception:
+            log.debug("closing a broken subscription failed", exc_info=True)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        for code, feed in list(self.hub.feeds.items()):
+            await self.pubsub.subscribe(frame_topic(code))
+            await feed.request_keyframe()
+
     async def _listen(self):
         while True:
             try:
                 message = await self.pubsub.get_message(timeout=1.0)
             except Exception:
-                log.exception("frame subscription failed; retrying")
-                await asyncio.sleep(0.5)
+                log.warning("frame subscription lost; subscribing again", exc_info=True)
+                await asyncio.sleep(0.2)
+                try:
+                    await self._reset()
+                except Exception:
+                    log.exception("subscribing again failed; retrying")
                 continue
             if message is None or message.get("type") != "message":
                 continue
