@@ -13,6 +13,7 @@ and replies stay on the channel layer.
 import asyncio
 import contextvars
 import logging
+import os
 
 import msgpack
 from django.conf import settings
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def frame_topic(code):
-    return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'pagemig')}:frames:{code}"
+    return f"{settings.REDIS_PREFIX}:frames:{code}"
 
 
 class LayerPublisher:
@@ -79,7 +80,10 @@ class RedisSubscriber:
         import redis.asyncio as redis
 
         self.hub = hub
-        self.redis = redis.Redis.from_url(settings.REDIS_URL)
+        # Named, so an operator (or a test) can tell the hubs' connections apart.
+        self.redis = redis.Redis.from_url(
+            settings.REDIS_URL, client_name=f"pagemig-hub-{os.getpid()}-{id(hub)}"
+        )
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.task = None
 
