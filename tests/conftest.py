@@ -3,6 +3,9 @@ from django.contrib.auth.models import User
 
 from pagemig_site.accounts.models import Profile
 
+# Live server and Chromium fixtures for the browser tests (tests/test_browser_*.py).
+pytest_plugins = ["tests.browserkit"]
+
 
 def make_user(username, role):
     user = User.objects.create_user(username, password="correct horse battery")

@@ -25,12 +25,19 @@ def error(status, message, field=None, errors=None):
     return JsonResponse(body, status=status)
 
 
-def _access(user, code):
+def _access(user, code, share_token=None):
     try:
         code = uuid.UUID(str(code))
     except ValueError:
         return None
-    return access.get_run_for_user(user, code)
+    found = access.get_run_for_user(user, code)
+    if found is None and share_token:
+        # A share link's viewers read its run's data (read-only) with the link's token
+        # in a header, never in the URL, so it stays out of access logs.
+        shared = access.get_run_for_share(share_token)
+        if shared is not None and shared.run.code == code:
+            return shared
+    return found
 
 
 def run_view(write=False):
@@ -39,7 +46,7 @@ def run_view(write=False):
     def decorator(view):
         @wraps(view)
         def sync_wrapper(request, code, *args, **kwargs):
-            found = _access(request.user, code)
+            found = _access(request.user, code, request.headers.get("X-Share-Token"))
             if found is None:
                 return error(404, "no such run")
             if write and not found.can_write:
@@ -56,7 +63,7 @@ def async_run_view(write=False):
         @wraps(view)
         async def async_wrapper(request, code, *args, **kwargs):
             user = await request.auser()
-            found = await sync_to_async(_access)(user, code)
+            found = await sync_to_async(_access)(user, code, request.headers.get("X-Share-Token"))
             if found is None:
                 return error(404, "no such run")
             if write and not found.can_write:

@@ -2,13 +2,14 @@ from django.urls import path
 
 from pagemig_site.sharing import views as sharing_views
 
-from . import api
+from . import api, dashboard
 
 app_name = "api"
 
 urlpatterns = [
     path("openapi.json", api.openapi, name="openapi"),
     path("runs/", api.runs, name="runs"),
+    path("scenarios/check", dashboard.check_scenario, name="scenario_check"),
     path("runs/<str:code>/", api.run_detail, name="run"),
     path("runs/<str:code>/cancel", api.cancel, name="cancel"),
     path("runs/<str:code>/pause", api.pause, name="pause"),
@@ -18,6 +19,8 @@ urlpatterns = [
     path("runs/<str:code>/scenario", api.scenario, name="scenario"),
     path("runs/<str:code>/events", api.events, name="events"),
     path("runs/<str:code>/reports/<str:name>", api.report, name="report"),
+    path("runs/<str:code>/pages/<int:pfn>", dashboard.page_info, name="page_info"),
+    path("runs/<str:code>/proc/<str:name>", dashboard.proc, name="proc"),
     path("runs/<str:code>/shares", sharing_views.api_shares, name="shares"),
     path("shares/<str:token>/revoke", sharing_views.api_revoke, name="revoke"),
 ]

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 METRICS_EVERY = 15  # frames; ~2 samples/s at 30 fps
 MAX_EVENTS_PER_BLOCK = 500
+# Trace events sent live with each metrics sample: the newest ones only, so a message
+# stays far below the WebSocket payload limit.
+LIVE_EVENTS_MAX = 150
 
 
 def worker_name():
@@ -56,6 +59,7 @@ class Producer:
         self.cancelled = False
         self.abandoned = False
         self.step_once = False
+        self.live_events = []  # trace events not yet sent to viewers
         self.fps = min(run.fps, settings.MAX_FPS)
         self.ticks_per_frame = run.ticks_per_frame
         self.seq = 0
@@ -138,6 +142,14 @@ class Producer:
     async def apply_control(self, op, message, sim, grid):
         if op == "keyframe":
             await self.publish_frames(grid.keyframe(self.seq, self.time_ns, True), True, True)
+        elif op == "page_info":
+            # Read between steps, so the answer is the engine's state at frame self.seq.
+            info = await asyncio.to_thread(sim.page_info, int(message["pfn"]))
+            page = json.loads(json.dumps(info, default=str))
+            await self.reply(message, "page_info", seq=self.seq, page=page)
+        elif op == "report":
+            text = await asyncio.to_thread(sim.report, message["name"])
+            await self.reply(message, "report", seq=self.seq, name=message["name"], text=text)
         elif op == "tile":
             frame = grid.tile(self.seq, self.time_ns, message["pfn"], message["count"])
             reply_to = message.get("reply_to")
@@ -149,6 +161,9 @@ class Producer:
             if not self.paused and await sync_to_async(self.run.pause)():
                 self.paused = True
                 await self.publish_status()
+                if self.live_events:
+                    await self.publish_json("events", seq=self.seq, events=self.live_events)
+                    self.live_events = []
         elif op == "resume":
             if self.paused and await sync_to_async(self.run.resume)():
                 self.paused = False
@@ -307,12 +322,17 @@ class Producer:
                 for e in events:
                     e["seq"] = self.seq
                 self.block["events"].extend(events)
+                # The dashboard's trace log shows them live, not only once stored.
+                self.live_events = (self.live_events + events)[-LIVE_EVENTS_MAX:]
             if self.seq % METRICS_EVERY == 0 or res.done:
                 metrics = await asyncio.to_thread(run_metrics, sim)
                 self.block["metrics"].append((self.seq, self.tick, self.time_ns, metrics))
                 await self.publish_json(
                     "metrics", seq=self.seq, tick=self.tick, time_ns=self.time_ns, metrics=metrics
                 )
+            if self.live_events and (self.seq % METRICS_EVERY == 0 or res.done or self.paused):
+                await self.publish_json("events", seq=self.seq, events=self.live_events)
+                self.live_events = []
             if res.done:
                 return None
             # Pace to the frame rate; a slow step simply lowers the rate.
