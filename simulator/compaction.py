@@ -52,7 +52,6 @@ from .constants import (
     MIGRATE_CMA,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
-    MIGRATE_PCPTYPES,
     MIGRATE_SYNC,
     MIGRATE_SYNC_LIGHT,
     MR_COMPACTION,
@@ -106,6 +105,11 @@ class CompactControl:
     result: int = COMPACT_CONTINUE
     captured: int = -1
     rescan: bool = False
+
+    def __post_init__(self) -> None:
+        # cc->search_order is set where the compact_control is made (kcompactd_do_work(),
+        # compact_zone_order()), not by compact_zone(): kcompactd carries it across zones
+        self.search_order = self.order
 
     @property
     def sync(self) -> int:
@@ -398,7 +402,6 @@ class Compactor:
                 cc.whole_zone = True
         cc.last_migrated_pfn = 0
         cc.fast_start_pfn = 0
-        cc.search_order = cc.order
         if self.v6:
             cc.update_cached = (
                 not cc.sync and z.compact_cached_migrate_pfn[0] == z.compact_cached_migrate_pfn[1]
@@ -721,7 +724,7 @@ class Compactor:
             )
         return ok
 
-    def isolate_migratepages_block(self, cc: CompactControl, low: int, end: int):
+    def isolate_migratepages_block(self, cc: CompactControl, low: int, end: int) -> int | bool:
         """isolate_migratepages_block(). 4.8 returns the next pfn; 6.18 returns an error flag
         and leaves the position in cc.migrate_pfn."""
         k, mem = self.k, self.mem
@@ -853,8 +856,9 @@ class Compactor:
                 failed = True
             if failed and skip_on_failure:
                 if nr_isolated:
-                    # put back what this cc->order block isolated
-                    for p in isolated_here:
+                    # putback_movable_pages(&cc->migratepages) walks the list from its
+                    # head: the page isolated last goes back first
+                    for p in reversed(isolated_here):
                         k.putback_page(p)
                     isolated_here.clear()
                     cc.nr_migratepages -= nr_isolated
@@ -1108,7 +1112,7 @@ class Compactor:
 
     def _isolate_free_heads_bulk(
         self, cc: CompactControl, start: int, end: int, heads: np.ndarray, out: list
-    ):
+    ) -> tuple[int, int] | None:
         """isolate_freepages_block() with stride 1 and no compound pages, vectorised.
 
         Returns None (the caller takes the per-pfn path) when a watermark check would
@@ -1147,10 +1151,9 @@ class Compactor:
                 fa[code & 0xF][code >> 4].removed()
             for pfn, order in zip(take.tolist(), orders[:count].tolist(), strict=True):
                 if order >= PAGEBLOCK_ORDER - 1:
-                    last = pfn + (1 << order) - 1
-                    for blk in range(pfn >> PAGEBLOCK_ORDER, (last >> PAGEBLOCK_ORDER) + 1):
-                        if mem.pb_mt[blk] < MIGRATE_PCPTYPES:
-                            mem.pb_mt[blk] = MIGRATE_MOVABLE
+                    # after all the takes of this run: the free pages it moves to the list
+                    # tails are the ones the run did not take, in the same order
+                    mem.retype_isolated(z, pfn, order)
                 out.append((pfn, order))
             cc.nr_freepages += total
         pfn = min(final, end)

@@ -569,6 +569,7 @@ class Simulation:
             k.mem.a[pfn] = drv.id
             k.mem.f[pfn] = 0x20  # F_MOVABLE: __SetPageMovable
             drv.pages += 1
+        self._flush_extfrag()  # fallbacks of these allocations are traced now, in order
 
     def _driver_free(self, name: str, pages: int) -> None:
         k = self.k
@@ -708,7 +709,7 @@ class Simulation:
                 if c.compaction_suitable(z, job.order, "min" if k.v6 else "low") != 4:
                     job.zi += 1
                     continue
-                return CompactControl(
+                cc = CompactControl(
                     z.index,
                     job.order,
                     MIGRATE_SYNC_LIGHT,
@@ -717,6 +718,11 @@ class Simulation:
                     ignore_skip_hint=not k.v6,
                     wmark="min" if k.v6 else "low",
                 )
+                if "carry" in job.stats:
+                    # kcompactd_do_work() uses one compact_control for all zones: what
+                    # compact_zone() never resets is carried from the previous zone
+                    cc.whole_zone, cc.fast_search_fail, cc.search_order = job.stats["carry"]
+                return cc
             # direct
             # 6.18 skips deferral at MIN_COMPACT_PRIORITY (SYNC_FULL); 4.8 always checks it
             if (not k.v6 or job.prio > 0) and c.compaction_deferred(z, job.order):
@@ -751,6 +757,7 @@ class Simulation:
         name = status_name(cc.result, k.profile)
         self.outcomes[name] = self.outcomes.get(name, 0) + 1
         if job.kind == "kcompactd":
+            job.stats["carry"] = (cc.whole_zone, cc.fast_search_fail, cc.search_order)
             if (k.v6 and cc.result == COMPACT_SUCCESS) or (
                 not k.v6 and k.mem.watermark_ok(z, job.order, z.wmark_low)
             ):

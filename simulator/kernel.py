@@ -523,8 +523,9 @@ class Kernel:
             return self.mem.rmqueue(z, 0, mt)
         lst = z.pcp_lists[mt]
         if not lst:
+            mode = [0]  # 6.18 rmqueue_bulk(): one rmqueue_mode for the whole batch
             for _ in range(z.pcp_batch):
-                p = self.mem.rmqueue(z, 0, mt)
+                p = self.mem.rmqueue(z, 0, mt, mode)
                 if p < 0:
                     break
                 self.mem.k[p] = 1  # K_PCP

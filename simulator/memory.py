@@ -240,6 +240,12 @@ class Memory:
         z.nr_free_pages += 1 << order
         return pfn
 
+    def _extfrag(self, pfn: int, order: int, current_order: int, start_mt: int, fmt: int) -> None:
+        """Queue an mm_page_alloc_extfrag event. change_ownership is what the tracepoint
+        reads when it fires: whether pfn's pageblock now has the allocation's type (§5)."""
+        change = int(self.pb_mt[pfn >> PAGEBLOCK_ORDER]) == start_mt
+        self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, change))
+
     def _capture(self, pfn: int, order: int, mt: int, want_mt: int) -> bool:
         """compaction_capture() (§3.2): not CMA/ISOLATE, and a MOVABLE block below
         pageblock order only for a MOVABLE request."""
@@ -367,8 +373,10 @@ class Memory:
         p = start
         while p < end:
             if self.f[p] & F_BUDDY:
+                # 4.8 move_freepages(): list_move() to the head; 6.18 move_to_free_list():
+                # list_move_tail()
                 order, _ = self._del_from_list(z, p)
-                self._add_to_list(z, p, order, new_mt, False)
+                self._add_to_list(z, p, order, new_mt, self.v6)
                 moved += 1 << order
                 p += 1 << order
             else:
@@ -385,12 +393,11 @@ class Memory:
             if fmt == -1:
                 continue
             pfn = z.free_area[current_order][fmt].first(self.f, self.a, self.t)
-            change = False
             if self._can_steal(current_order, start_mt):
-                change = self._steal_48(z, pfn, current_order, start_mt)
+                self._steal_48(z, pfn, current_order, start_mt)
             self._del_from_list(z, pfn)
             self.expand(z, pfn, order, current_order, start_mt)
-            self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, change))
+            self._extfrag(pfn, order, current_order, start_mt, fmt)
             return pfn
         return -1
 
@@ -419,7 +426,7 @@ class Memory:
                 self._change_range(pfn, current_order, start_mt)
                 self._del_from_list(z, pfn)
                 self.expand(z, pfn, order, current_order, start_mt)
-                self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, True))
+                self._extfrag(pfn, order, current_order, start_mt, fmt)
                 return pfn
             start = max(pfn & ~(PAGEBLOCK_NR_PAGES - 1), z.start)
             kinds = self.kind[start : start + PAGEBLOCK_NR_PAGES]
@@ -442,7 +449,7 @@ class Memory:
                 self.move_freepages_block(z, pfn, start_mt)
                 self.set_block_mt(pfn, start_mt)
                 got = self.rmqueue_smallest(z, order, start_mt)
-                self.extfrag_events.append((got, order, current_order, start_mt, fmt, True))
+                self._extfrag(got, order, current_order, start_mt, fmt)
                 return got
         return -1
 
@@ -455,15 +462,28 @@ class Memory:
             pfn = fl.pop_front(self.f, self.a, self.t)
             self._del_from_list(z, pfn)
             self.expand(z, pfn, order, current_order, fmt)
-            self.extfrag_events.append((pfn, order, current_order, start_mt, fmt, False))
+            self._extfrag(pfn, order, current_order, start_mt, fmt)
             return pfn
         return -1
 
-    def rmqueue(self, z: Zone, order: int, mt: int) -> int:
-        """__rmqueue(): the requested type first, then fallback."""
+    def rmqueue(self, z: Zone, order: int, mt: int, mode: list[int] | None = None) -> int:
+        """__rmqueue(): the requested type first, then fallback.
+
+        6.18 rmqueue_bulk() passes `mode` (its rmqm) through a pcp refill: once a page
+        came from STEAL (3), the rest of the batch goes straight to STEAL; a CLAIM
+        success goes back to NORMAL (0)."""
+        if mode is not None and self.v6 and mode[0] == 3:
+            return self._rmqueue_steal(z, order, mt)
         pfn = self.rmqueue_smallest(z, order, mt)
-        if pfn < 0:
-            pfn = self.rmqueue_fallback(z, order, mt)
+        if pfn >= 0 or not (self.v6 and mode is not None):
+            return pfn if pfn >= 0 else self.rmqueue_fallback(z, order, mt)
+        pfn = self._rmqueue_claim(z, order, mt)
+        if pfn >= 0:
+            mode[0] = 0
+            return pfn
+        pfn = self._rmqueue_steal(z, order, mt)
+        if pfn >= 0:
+            mode[0] = 3
         return pfn
 
     # -- watermarks (§3.5) -----------------------------------------------------
@@ -492,11 +512,23 @@ class Memory:
                 return 0
         self._del_from_list(z, pfn)
         if order >= PAGEBLOCK_ORDER - 1:
-            end = pfn + (1 << order) - 1
-            for blk in range(pfn >> PAGEBLOCK_ORDER, (end >> PAGEBLOCK_ORDER) + 1):
-                if self.pb_mt[blk] < MIGRATE_PCPTYPES or self.pb_mt[blk] == MIGRATE_MOVABLE:
-                    self.pb_mt[blk] = MIGRATE_MOVABLE
+            self.retype_isolated(z, pfn, order)
         return 1 << order
+
+    def retype_isolated(self, z: Zone, pfn: int, order: int) -> None:
+        """__isolate_free_page() of at least half a pageblock makes its pageblock(s)
+        MOVABLE: 4.8 sets the type of any block but ISOLATE or CMA; 6.18 calls
+        move_freepages_block() on mergeable blocks, which also moves the block's other
+        free pages to the tails of the MOVABLE lists (§2.6)."""
+        last = pfn + (1 << order) - 1
+        for blk in range(pfn >> PAGEBLOCK_ORDER, (last >> PAGEBLOCK_ORDER) + 1):
+            mt = self.pb_mt[blk]
+            if self.v6:
+                if mt < MIGRATE_PCPTYPES:
+                    self.move_freepages_block(z, blk << PAGEBLOCK_ORDER, MIGRATE_MOVABLE)
+                    self.pb_mt[blk] = MIGRATE_MOVABLE
+            elif mt not in (MIGRATE_ISOLATE, MIGRATE_CMA):
+                self.pb_mt[blk] = MIGRATE_MOVABLE
 
     # -- metrics (§4) ------------------------------------------------------------
     def contig_info(self, z: Zone, suitable_order: int) -> tuple[int, int, int]:

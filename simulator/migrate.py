@@ -74,7 +74,16 @@ def _plain_lru(k: Kernel, pfn: int) -> bool:
     )
 
 
-def _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc, ready=None):
+def _migrate_pages_48(
+    k: Kernel,
+    src: list[int],
+    alloc: Alloc,
+    free: Free,
+    mode: int,
+    reason: int,
+    memalloc: bool,
+    ready: Callable[[], int] | None = None,
+) -> tuple[int, int, int, list[int]]:
     """4.8 migrate_pages(): up to 10 passes, force from pass 3 (§1.3)."""
     from_list = list(src)
     nr_failed = nr_succeeded = 0
@@ -214,7 +223,9 @@ def _move(k: Kernel, pfn: int, new: int, mode: int, force: bool) -> int:
 # -- 6.18 ------------------------------------------------------------------------
 
 
-def _migrate_pages_618(k, src, alloc, free, mode, reason, memalloc):
+def _migrate_pages_618(
+    k: Kernel, src: list[int], alloc: Alloc, free: Free, mode: int, reason: int, memalloc: bool
+) -> tuple[int, int, int, list[int]]:
     """6.18 migrate_pages(): batches of 512, sync modes try async first (§1.5)."""
     k.trace("mm_migrate_pages_start", f"mode={MODE_NAMES[mode]} reason={k.reason_name(reason)}")
     stats = {"succeeded": 0, "failed_pages": 0}
@@ -256,7 +267,16 @@ def _migrate_pages_618(k, src, alloc, free, mode, reason, memalloc):
     return rc_gather, stats["succeeded"], stats["failed_pages"], left
 
 
-def _migrate_pages_sync(k, batch, alloc, free, mode, memalloc, ret, stats):
+def _migrate_pages_sync(
+    k: Kernel,
+    batch: list[int],
+    alloc: Alloc,
+    free: Free,
+    mode: int,
+    memalloc: bool,
+    ret: list[int],
+    stats: dict[str, int],
+) -> int:
     """migrate_pages_sync(): one batched async try, then each folio alone in `mode`."""
     tmp: list[int] = []
     astats = {"succeeded": 0, "failed_pages": 0}
@@ -286,7 +306,17 @@ def _migrate_pages_sync(k, batch, alloc, free, mode, memalloc, ret, stats):
     return nr_failed
 
 
-def _migrate_pages_batch(k, from_list, alloc, free, mode, memalloc, nr_pass, ret, stats):
+def _migrate_pages_batch(
+    k: Kernel,
+    from_list: list[int],
+    alloc: Alloc,
+    free: Free,
+    mode: int,
+    memalloc: bool,
+    nr_pass: int,
+    ret: list[int],
+    stats: dict[str, int],
+) -> int:
     """migrate_pages_batch(): unmap phase then move phase, dst kept across move retries.
 
     Folios still -EAGAIN after the unmap passes (or never tried after -ENOMEM) stay on

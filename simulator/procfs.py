@@ -86,43 +86,32 @@ def _c_mod(a: int, b: int) -> int:
 
 
 def _index_row(values: list[int], wide: bool) -> str:
+    # "%d.%03d " (or "%2d.%03d ") of index / 1000 and index % 1000 with C's truncating
+    # division; Python's format prints a negative remainder as C does ("-500")
     fmt = "{:2d}.{:03d} " if wide else "{:d}.{:03d} "
-    parts = []
-    for v in values:
-        whole, frac = _c_div(v, 1000), _c_mod(v, 1000)
-        # C prints a negative remainder with its sign: %03d of -500 is "-500"
-        parts.append(
-            fmt.format(whole, frac)
-            if frac >= 0
-            else (f"{whole:2d}" if wide else f"{whole:d}") + f".{frac:03d} "
-        )
-    return "".join(parts)
+    return "".join(fmt.format(_c_div(v, 1000), _c_mod(v, 1000)) for v in values)
+
+
+def _index_file(k: Kernel, index, wide: bool) -> str:
+    """One line per populated zone: 'Node %d, zone %8s ' then the index at each order."""
+    out = []
+    for z in k.mem.zones:
+        if not z.present:
+            continue
+        vals = [index(*k.mem.contig_info(z, o), o) for o in range(MAX_ORDER)]
+        out.append(f"Node 0, zone {z.name:>8s} " + _index_row(vals, wide) + "\n")
+    return "".join(out)
 
 
 def extfrag_index(k: Kernel) -> str:
-    out = []
-    for z in k.mem.zones:
-        if not z.present:
-            continue
-        vals = []
-        for o in range(MAX_ORDER):
-            fp, total, suitable = k.mem.contig_info(z, o)
-            vals.append(fragmentation_index(fp, total, suitable, o))
-        out.append(f"Node 0, zone {z.name:>8s} " + _index_row(vals, k.v6) + "\n")
-    return "".join(out)
+    # "%2d.%03d " from 6.1 on (§4.7)
+    return _index_file(k, fragmentation_index, wide=k.v6)
 
 
 def unusable_index(k: Kernel) -> str:
-    out = []
-    for z in k.mem.zones:
-        if not z.present:
-            continue
-        vals = []
-        for o in range(MAX_ORDER):
-            fp, _total, suitable = k.mem.contig_info(z, o)
-            vals.append(unusable_free_index(fp, suitable, o))
-        out.append(f"Node 0, zone {z.name:>8s} " + _index_row(vals, False) + "\n")
-    return "".join(out)
+    return _index_file(
+        k, lambda fp, _total, suitable, o: unusable_free_index(fp, suitable, o), wide=False
+    )
 
 
 def trace(k: Kernel) -> str:

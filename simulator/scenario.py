@@ -105,6 +105,28 @@ class _Checker:
             return default
         return v
 
+    def tables(self, d: dict, key: str, path: str, limit: int, what: str):
+        """Yield (index, path, table) for a list of tables, reporting bad ones."""
+        v = d.get(key, [])
+        if not isinstance(v, list) or len(v) > limit:
+            self.err(path, f"must be a list of at most {limit} {what}")
+            return
+        for i, item in enumerate(v):
+            p = f"{path}[{i}]"
+            if not isinstance(item, dict):
+                self.err(p, "must be a table/object")
+                continue
+            yield i, p, item
+
+    def driver_name(self, d: dict, key: str, path: str, names: set[str]) -> str | None:
+        name = d.get(key)
+        if name not in names:
+            self.err(
+                path,
+                f"must name a driver of this scenario ({', '.join(sorted(names)) or 'none defined'})",
+            )
+        return name
+
     def unknown(self, d: dict, allowed: set[str], path: str) -> None:
         for k in d:
             if k not in allowed:
@@ -240,16 +262,8 @@ def _validate(raw: Any) -> dict:
             c.err("layout.mix", "at least one kind must have a positive share")
         layout["mix"] = mix
     else:
-        ranges = lay.get("ranges", [])
-        if not isinstance(ranges, list) or len(ranges) > MAX_RANGES:
-            c.err("layout.ranges", f"must be a list of at most {MAX_RANGES} ranges")
-            ranges = []
         out_ranges = []
-        for i, r in enumerate(ranges):
-            p = f"layout.ranges[{i}]"
-            if not isinstance(r, dict):
-                c.err(p, "must be a table/object with start, count, kind")
-                continue
+        for _i, p, r in c.tables(lay, "ranges", "layout.ranges", MAX_RANGES, "ranges"):
             c.unknown(r, {"start", "count", "kind", "order"}, p)
             start = c.num(r, "start", f"{p}.start", 0, max(total - 1, 0), 0, integer=True)
             count = c.num(r, "count", f"{p}.count", 1, MAX_PAGES, 1, integer=True)
@@ -272,17 +286,9 @@ def _validate(raw: Any) -> dict:
     out["layout"] = layout
 
     # drivers
-    drivers_raw = raw.get("drivers", [])
     drivers: list[dict] = []
-    if not isinstance(drivers_raw, list) or len(drivers_raw) > MAX_DRIVERS:
-        c.err("drivers", f"must be a list of at most {MAX_DRIVERS} drivers")
-        drivers_raw = []
-    seen_names = set()
-    for i, d in enumerate(drivers_raw):
-        p = f"drivers[{i}]"
-        if not isinstance(d, dict):
-            c.err(p, "must be a table/object")
-            continue
+    seen_names: set[str] = set()
+    for i, p, d in c.tables(raw, "drivers", "drivers", MAX_DRIVERS, "drivers"):
         c.unknown(
             d,
             {
@@ -404,16 +410,8 @@ def _validate(raw: Any) -> dict:
         )
 
     # timeline
-    tl = raw.get("timeline", [])
-    if not isinstance(tl, list) or len(tl) > MAX_TIMELINE:
-        c.err("timeline", f"must be a list of at most {MAX_TIMELINE} events")
-        tl = []
     events = []
-    for i, ev in enumerate(tl):
-        p = f"timeline[{i}]"
-        if not isinstance(ev, dict):
-            c.err(p, "must be a table/object with at_ms and action")
-            continue
+    for _i, p, ev in c.tables(raw, "timeline", "timeline", MAX_TIMELINE, "events"):
         at = c.num(ev, "at_ms", f"{p}.at_ms", 0, MAX_TIME_MS, 0)
         action = c.choice(ev, "action", f"{p}.action", ACTIONS, None)
         if action is None:
@@ -438,12 +436,7 @@ def _validate(raw: Any) -> dict:
             e["count"] = c.num(ev, "count", f"{p}.count", 1, 4096, 1, integer=True)
         elif action in ("balloon_inflate", "balloon_deflate", "driver_grow"):
             allowed |= {"driver", "pages"}
-            e["driver"] = ev.get("driver")
-            if e["driver"] not in seen_names:
-                c.err(
-                    f"{p}.driver",
-                    f"must name a driver of this scenario ({', '.join(sorted(seen_names)) or 'none defined'})",
-                )
+            e["driver"] = c.driver_name(ev, "driver", f"{p}.driver", seen_names)
             e["pages"] = c.num(ev, "pages", f"{p}.pages", 1, MAX_PAGES, 256, integer=True)
         elif action == "sysctl":
             allowed |= {"name", "value"}
@@ -456,12 +449,7 @@ def _validate(raw: Any) -> dict:
                 e["value"] = c.num(ev, "value", f"{p}.value", lo, hi, 1, integer=True)
         elif action == "inject":
             allowed |= {"driver", "injection"}
-            e["driver"] = ev.get("driver")
-            if e["driver"] not in seen_names:
-                c.err(
-                    f"{p}.driver",
-                    f"must name a driver of this scenario ({', '.join(sorted(seen_names)) or 'none defined'})",
-                )
+            e["driver"] = c.driver_name(ev, "driver", f"{p}.driver", seen_names)
             e["injection"] = _validate_injection(
                 c, ev.get("injection", {}), f"{p}.injection", total
             )

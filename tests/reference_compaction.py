@@ -42,6 +42,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from simulator import Scenario, Simulation
 from simulator.constants import (
     COMPACT_CLUSTER_MAX,
@@ -58,6 +60,7 @@ from simulator.constants import (
     EAGAIN,
     EBUSY,
     ENOMEM,
+    ERRNO_BY_NAME,
     F_BUDDY,
     F_DIRTY,
     F_ISOLATED,
@@ -91,9 +94,12 @@ from simulator.constants import (
     mode_trace,
     status_name,
 )
-from simulator.drivers import RULES
+from simulator.drivers import RULES, Injection
 
 PAGEBLOCK_ORDER = 9
+MT_BY_NAME = {"movable": 1, "unmovable": 0, "reclaimable": 2}
+KIND_FOR_MT = {1: 2, 0: 5, 2: 6}  # K_ANON, K_UNMOVABLE, K_RECLAIMABLE
+FREE_KINDS = {"movable": (2, 3), "unmovable": (5,), "reclaimable": (6,)}  # K_ANON/K_FILE...
 PAGEBLOCK_NR_PAGES = 512
 MAX_ORDER = 11  # orders 0..10
 MR_COMPACTION = 0
@@ -310,6 +316,8 @@ class ReferenceKernel:
                 )
             )
         self.kcompactd_max_order = 0
+        self.next_token = k.next_token
+        self.kcompactd_woken = False
         # 6.18 current->capture_control of a direct compactor: zone, order, migratetype
         # and the captured page (None until compaction_capture() takes one)
         self.capc: dict | None = None
@@ -521,12 +529,221 @@ class ReferenceKernel:
             while p < end:
                 bmt = self.pb_mt[p >> PAGEBLOCK_ORDER]
                 if self.v6:
+                    # move_freepages_block(zone, page, mt, MIGRATE_MOVABLE) for mergeable
+                    # blocks: the block's other free pages go to the MOVABLE list tails
                     if bmt < MIGRATE_PCPTYPES:
+                        self.move_freepages_block(z, p, MIGRATE_MOVABLE)
                         self.pb_mt[p >> PAGEBLOCK_ORDER] = MIGRATE_MOVABLE
                 elif bmt not in (MIGRATE_ISOLATE, MIGRATE_CMA):
                     self.pb_mt[p >> PAGEBLOCK_ORDER] = MIGRATE_MOVABLE
                 p += PAGEBLOCK_NR_PAGES
         return 1 << order
+
+    # -- the page allocator (§3.3, §3.4, §3.5) -----------------------------------------------
+    def expand(self, z: RefZone, pfn: int, low: int, high: int, mt: int) -> None:
+        """expand(): halve the block, the upper half of each split to the list head."""
+        size = 1 << high
+        while high > low:
+            high -= 1
+            size >>= 1
+            self.add_to_free_list(z, pfn + size, high, mt, False)
+
+    def rmqueue_smallest(self, z: RefZone, order: int, mt: int) -> int:
+        for o in range(order, MAX_ORDER):
+            lst = z.free_area[o][mt]
+            if lst:
+                pfn = lst.first()
+                self.del_from_free_list(z, pfn)
+                self.expand(z, pfn, order, o, mt)
+                return pfn
+        return -1
+
+    def trace_extfrag(self, pfn: int, order: int, forder: int, start_mt: int, fmt: int) -> None:
+        change = start_mt == self.block_mt(pfn)  # TP_fast_assign of mm_page_alloc_extfrag
+        pfn_txt = f"{pfn:#x}" if self.v6 else f"{pfn}"
+        self.emit(
+            "mm_page_alloc_extfrag",
+            f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} "
+            f"fallback_order={forder} pageblock_order={PAGEBLOCK_ORDER} "
+            f"alloc_migratetype={start_mt} fallback_migratetype={fmt} "
+            f"fragmenting={int(forder < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
+        )
+
+    def move_freepages_block(self, z: RefZone, pfn: int, new_mt: int) -> int:
+        """move_freepages_block(): every PageBuddy block of the pageblock to new_mt's list
+        head, in pfn order. Returns the pages moved."""
+        start = pageblock_start_pfn(pfn)
+        moved = 0
+        p = max(start, z.start)
+        end = min(start + PAGEBLOCK_NR_PAGES, z.end)
+        while p < end:
+            if self.is_buddy(p):
+                # 4.8 move_freepages(): list_move (head); 6.18 move_to_free_list():
+                # list_move_tail
+                order = self.del_from_free_list(z, p)
+                self.add_to_free_list(z, p, order, new_mt, self.v6)
+                moved += 1 << order
+                p += 1 << order
+            else:
+                p += 1
+        return moved
+
+    def can_steal(self, order: int, start_mt: int) -> bool:
+        """can_steal_fallback() / should_try_claim_block()."""
+        return order >= PAGEBLOCK_ORDER // 2 or start_mt != MIGRATE_MOVABLE
+
+    def first_fallback(self, z: RefZone, order: int, start_mt: int) -> int:
+        if self.nr_free_blocks(z, order) == 0:
+            return -1
+        for fmt in FALLBACKS[start_mt]:
+            if z.free_area[order][fmt]:
+                return fmt
+        return -1
+
+    def retype_range(self, pfn: int, order: int, mt: int) -> None:
+        """change_pageblock_range()."""
+        for i in range(max(1, 1 << (order - PAGEBLOCK_ORDER))):
+            self.pb_mt[(pfn >> PAGEBLOCK_ORDER) + i] = mt
+
+    def rmqueue_fallback_48(self, z: RefZone, order: int, start_mt: int) -> int:
+        """4.8 __rmqueue_fallback(): the largest fallback block first, steal if allowed."""
+        for current_order in range(MAX_ORDER - 1, order - 1, -1):
+            fmt = self.first_fallback(z, current_order, start_mt)
+            if fmt < 0:
+                continue
+            pfn = z.free_area[current_order][fmt].first()
+            if self.can_steal(current_order, start_mt):
+                # steal_suitable_fallback()
+                if current_order >= PAGEBLOCK_ORDER:
+                    self.retype_range(pfn, current_order, start_mt)
+                elif self.move_freepages_block(z, pfn, start_mt) >= PAGEBLOCK_NR_PAGES // 2:
+                    self.pb_mt[pfn >> PAGEBLOCK_ORDER] = start_mt
+            self.del_from_free_list(z, pfn)
+            self.expand(z, pfn, order, current_order, start_mt)
+            self.trace_extfrag(pfn, order, current_order, start_mt, fmt)
+            return pfn
+        return -1
+
+    def try_to_claim_block(
+        self, z: RefZone, pfn: int, current_order: int, order: int, start_mt: int, fmt: int
+    ) -> int:
+        if current_order >= PAGEBLOCK_ORDER:
+            self.del_from_free_list(z, pfn)
+            self.retype_range(pfn, current_order, start_mt)
+            self.expand(z, pfn, order, current_order, start_mt)
+            return pfn
+        start = pageblock_start_pfn(pfn)
+        if start < z.start or start + PAGEBLOCK_NR_PAGES > z.end:
+            return -1
+        free_pages = movable = 0
+        p = start
+        while p < start + PAGEBLOCK_NR_PAGES:  # prep_move_freepages_block()
+            if self.is_buddy(p):
+                free_pages += 1 << self.buddy_order(p)
+                p += 1 << self.buddy_order(p)
+                continue
+            f = self.flags[p]
+            if f & F_LRU or (self.kind[p] == K_DRIVER and f & F_MOVABLE):
+                movable += 1
+            p += 1
+        if start_mt == MIGRATE_MOVABLE:
+            alike = movable
+        elif fmt == MIGRATE_MOVABLE:
+            alike = PAGEBLOCK_NR_PAGES - (free_pages + movable)
+        else:
+            alike = 0
+        if free_pages + alike >= PAGEBLOCK_NR_PAGES // 2:
+            self.move_freepages_block(z, start, start_mt)  # __move_freepages_block()
+            self.pb_mt[start >> PAGEBLOCK_ORDER] = start_mt
+            return self.rmqueue_smallest(z, order, start_mt)
+        return -1
+
+    def rmqueue_claim(self, z: RefZone, order: int, start_mt: int) -> int:
+        for current_order in range(MAX_ORDER - 1, order - 1, -1):
+            if not self.can_steal(current_order, start_mt):
+                break  # find_suitable_fallback() == -2: orders too low to claim
+            fmt = self.first_fallback(z, current_order, start_mt)
+            if fmt < 0:
+                continue
+            pfn = z.free_area[current_order][fmt].first()
+            got = self.try_to_claim_block(z, pfn, current_order, order, start_mt, fmt)
+            if got >= 0:
+                self.trace_extfrag(got, order, current_order, start_mt, fmt)
+                return got
+        return -1
+
+    def rmqueue_steal(self, z: RefZone, order: int, start_mt: int) -> int:
+        for current_order in range(order, MAX_ORDER):
+            fmt = self.first_fallback(z, current_order, start_mt)
+            if fmt < 0:
+                continue
+            pfn = z.free_area[current_order][fmt].first()
+            self.del_from_free_list(z, pfn)
+            self.expand(z, pfn, order, current_order, fmt)
+            self.trace_extfrag(pfn, order, current_order, start_mt, fmt)
+            return pfn
+        return -1
+
+    def rmqueue(self, z: RefZone, order: int, mt: int, mode: list | None = None) -> int:
+        """__rmqueue(). 6.18 remembers in `mode` (rmqueue_bulk's rmqm) the stage that last
+        found a page: NORMAL 0, CLAIM 2, STEAL 3."""
+        if not self.v6:
+            pfn = self.rmqueue_smallest(z, order, mt)
+            return pfn if pfn >= 0 else self.rmqueue_fallback_48(z, order, mt)
+        mode = mode if mode is not None else [0]
+        if mode[0] == 0:
+            pfn = self.rmqueue_smallest(z, order, mt)
+            if pfn >= 0:
+                return pfn
+        if mode[0] <= 2:
+            pfn = self.rmqueue_claim(z, order, mt)
+            if pfn >= 0:
+                mode[0] = 0
+                return pfn
+        pfn = self.rmqueue_steal(z, order, mt)
+        if pfn >= 0:
+            mode[0] = 3
+        return pfn
+
+    def rmqueue_pcp(self, z: RefZone, mt: int) -> int:
+        """Order 0 from the pcp list head; an empty list is refilled with `batch` pages
+        (rmqueue_bulk(): list_add_tail in the order __rmqueue returns them)."""
+        if not z.pcp_enabled or mt >= MIGRATE_PCPTYPES:
+            return self.rmqueue(z, 0, mt)
+        lst = z.pcp[mt]
+        if not lst:
+            mode = [0]
+            for _ in range(z.pcp_batch):
+                p = self.rmqueue(z, 0, mt, mode)
+                if p < 0:
+                    break
+                self.kind[p] = K_PCP
+                lst.append(p)
+                z.pcp_mt[p] = mt
+            if not lst:
+                return -1
+        p = lst.pop(0)
+        z.pcp_mt.pop(p)
+        return p
+
+    def alloc_one(self, order: int, mt: int, kind: int) -> int:
+        """get_page_from_freelist(): zones from the highest down, min watermark (§3.5)."""
+        for z in reversed(self.zones):
+            if not z.present or not self.watermark_ok(z, order, z.wmark_min):
+                continue
+            pfn = self.rmqueue_pcp(z, mt) if order == 0 else self.rmqueue(z, order, mt)
+            if pfn >= 0:
+                self.prep_new_page(pfn, order, kind)
+                return pfn
+        return -1
+
+    def prep_new_page(self, pfn: int, order: int, kind: int) -> None:
+        for p in range(pfn, pfn + (1 << order)):
+            self.kind[p] = kind
+            self.flags[p] = F_LRU if kind in (K_ANON, K_FILE) else 0
+            self.aux[p] = 0
+            self.token[p] = self.next_token
+            self.next_token += 1
 
     # -- isolation and putback (§1.6, §2.5) ---------------------------------------------
     def lru_isolatable(self, cc: RefControl, pfn: int) -> bool:
@@ -1788,6 +2005,7 @@ class ReferenceKernel:
         return True
 
     def kcompactd_do_work(self) -> None:
+        self.kcompactd_woken = False
         order = self.kcompactd_max_order
         top = self.zones[-1].name
         self.emit("mm_compaction_kcompactd_wake", f"nid=0 order={order} classzone_idx={top:<8s}")
@@ -1885,7 +2103,224 @@ class ReferenceKernel:
 
     def kcompactd_wake(self, order: int) -> None:
         """A kcompactd_wake timeline event: wake the (sleeping) daemon, let it work."""
-        if self.wakeup_kcompactd(order):
+        if self.wakeup_kcompactd_pending(order):
+            self.kcompactd_do_work()
+
+    # -- 6.18 __reset_isolation_suitable (§2.11) ----------------------------------------------
+    def skip_persistent(self, pfn: int) -> bool:
+        """pageblock_skip_persistent(): a compound page of order >= pageblock_order."""
+        head = pfn
+        if self.kind[pfn] == K_COMPOUND_TAIL:
+            head = pageblock_start_pfn(pfn)
+        return self.kind[head] == K_COMPOUND_HEAD and self.aux[head] >= PAGEBLOCK_ORDER
+
+    def reset_isolation_pfn(
+        self, z: RefZone, pfn: int, check_source: bool, check_target: bool
+    ) -> bool:
+        if not (z.start <= pfn < z.end) or self.kind[pfn] == K_HOLE:
+            return False
+        if self.skip_persistent(pfn):
+            return False
+        blk = pfn >> PAGEBLOCK_ORDER
+        if check_source and check_target and not self.pb_skip[blk]:
+            return True
+        if not check_source and check_target and self.pb_mt[blk] != MIGRATE_MOVABLE:
+            return False
+        start = max(pageblock_start_pfn(pfn), z.start)
+        if self.kind[start] != K_HOLE:
+            pfn = start
+        end = min(pageblock_end_pfn(pfn) - 1, z.end - 1)
+        if self.kind[end] == K_HOLE:
+            return False
+        p = pfn
+        while p <= end:  # a sample of every 8th page
+            if check_source and self.flags[p] & F_LRU:
+                self.pb_skip[blk] = False
+                return True
+            if check_target and self.is_buddy(p):
+                self.pb_skip[blk] = False
+                return True
+            p += 1 << PAGE_ALLOC_COSTLY_ORDER
+        return False
+
+    def reset_isolation_suitable(self, z: RefZone) -> None:
+        """__reset_isolation_suitable(): 4.8 clears every skip bit; 6.18 only after a
+        direct compaction set compact_blockskip_flush, walking from both ends."""
+        if not self.v6:
+            self.reset_isolation_suitable_48(z)
+            return
+        if not z.blockskip_flush:
+            return
+        z.blockskip_flush = False
+        migrate_pfn = z.start
+        free_pfn = z.end - 1
+        reset_migrate = free_pfn
+        reset_free = migrate_pfn
+        source_set = free_set = False
+        while migrate_pfn < free_pfn:
+            if (
+                self.reset_isolation_pfn(z, migrate_pfn, True, source_set)
+                and migrate_pfn < reset_migrate
+            ):
+                source_set = True
+                reset_migrate = migrate_pfn
+                z.init_migrate_pfn = reset_migrate
+                z.cached_migrate_pfn = [reset_migrate, reset_migrate]
+            if self.reset_isolation_pfn(z, free_pfn, free_set, True) and free_pfn > reset_free:
+                free_set = True
+                reset_free = free_pfn
+                z.init_free_pfn = reset_free
+                z.cached_free_pfn = reset_free
+            migrate_pfn += PAGEBLOCK_NR_PAGES
+            free_pfn -= PAGEBLOCK_NR_PAGES
+        if reset_migrate >= reset_free:
+            z.cached_migrate_pfn = [migrate_pfn, migrate_pfn]
+            z.cached_free_pfn = free_pfn
+
+    # -- the workload: the engine's timeline actions, one after the other ----------------------
+    def run_timeline(self, events: list[dict]) -> None:
+        """The scenario's timeline, each action and the compaction it starts run to the
+        end before the next (the test spaces events so that the engine does the same)."""
+        for ev in sorted(events, key=lambda e: e["at_ms"]):
+            a = ev["action"]
+            if a == "compact_memory":
+                self.compact_memory()
+            elif a == "alloc":
+                mt = MT_BY_NAME[ev["type"]]
+                for _ in range(ev["count"]):
+                    if self.alloc_one(ev["order"], mt, KIND_FOR_MT[mt]) < 0:
+                        break
+            elif a == "free":
+                self.free_random(ev["count"], FREE_KINDS[ev["type"]], None)
+            elif a in ("balloon_inflate", "driver_grow"):
+                drv = next(d for d in self.drivers if d.name == ev["driver"])
+                for _ in range(ev["pages"]):
+                    pfn = self.alloc_one(0, MIGRATE_MOVABLE, K_DRIVER)
+                    if pfn < 0:
+                        break
+                    self.aux[pfn] = drv.id
+                    self.flags[pfn] = F_MOVABLE  # __SetPageMovable
+                    drv.pages += 1
+            elif a == "balloon_deflate":
+                drv = next(d for d in self.drivers if d.name == ev["driver"])
+                self.free_random(ev["pages"], (K_DRIVER,), drv)
+            elif a == "alloc_high_order":
+                self.alloc_high_order(ev["order"], MT_BY_NAME[ev["type"]], ev["count"])
+            elif a == "kcompactd_wake":
+                if self.wakeup_kcompactd_pending(ev["order"]):
+                    self.kcompactd_do_work()
+            elif a == "sysctl" and ev["name"] in (
+                "extfrag_threshold",
+                "compact_unevictable_allowed",
+            ):
+                self.sysctl[ev["name"]] = ev["value"]
+            elif a == "inject":
+                drv = next(d for d in self.drivers if d.name == ev["driver"])
+                inj = ev["injection"]
+                assert inj["start_ms"] is None and inj["end_ms"] is None, "no time windows"
+                drv.injection = Injection(
+                    probability=float(inj["probability"]),
+                    errno=ERRNO_BY_NAME[inj["errno"]],
+                    interval=int(inj["interval"]),
+                    times=int(inj["times"]),
+                    space=int(inj["space"]),
+                    pfn_start=inj["pfn_start"],
+                    pfn_end=inj["pfn_end"],
+                )
+            else:
+                raise NotImplementedError(a)
+
+    def free_random(self, count: int, kinds: tuple, drv) -> None:
+        """Free `count` random pages of the given kinds, drawn as the engine draws them."""
+        kind = np.array(self.kind, dtype=np.uint8)
+        flags = np.array(self.flags, dtype=np.uint8)
+        mask = np.isin(kind, kinds) & ((flags & F_ISOLATED) == 0)
+        if drv is not None:
+            mask &= np.array(self.aux, dtype=np.uint8) == drv.id
+        cand = np.flatnonzero(mask)
+        if not len(cand):
+            return
+        for pfn in self.rng.choice(cand, size=min(count, len(cand)), replace=False).tolist():
+            self.free_page(pfn, 0)
+            if drv is not None:
+                drv.pages -= 1
+
+    def wakeup_kcompactd_pending(self, order: int) -> bool:
+        """wakeup_kcompactd() where a woken, not yet run kcompactd is not woken again."""
+        if self.kcompactd_woken:
+            if order > 0:
+                self.kcompactd_max_order = max(self.kcompactd_max_order, order)
+            return False
+        self.kcompactd_woken = self.wakeup_kcompactd(order)
+        return self.kcompactd_woken
+
+    def kswapd_sleep(self, order: int) -> None:
+        """kswapd_try_to_sleep(): reset_isolation_suitable(pgdat), then wakeup_kcompactd()."""
+        for z in self.zones:
+            if z.present and z.blockskip_flush:
+                self.reset_isolation_suitable(z)
+        self.wakeup_kcompactd_pending(order)
+
+    def alloc_high_order(self, order: int, mt: int, count: int) -> None:
+        """The allocation slow path as the engine models it (§2.2): fast path, then kswapd
+        and kcompactd woken, direct compaction from COMPACT_PRIO_ASYNC with the engine's
+        should_compact_retry(); a woken kcompactd runs after the allocating task."""
+        kind = KIND_FOR_MT[mt]
+        while count and self.alloc_one(order, mt, kind) >= 0:
+            count -= 1
+        if count:
+            self.kswapd_sleep(order)
+            prio_async = 2 if self.v6 else 1
+            prio, retries = prio_async, 0
+            while True:
+                before = len(self.captured)
+                rc = self.try_to_compact_pages(order, mt, prio)
+                captured = self.captured[-1] if len(self.captured) > before else None
+                stalled = rc != COMPACT_SKIPPED if self.v6 else rc > COMPACT_DEFERRED
+                pfn = -1
+                if stalled:
+                    self.count("compact_stall")
+                    if captured is not None:
+                        pfn = captured
+                        self.prep_new_page(pfn, order, kind)
+                    else:
+                        pfn = self.alloc_one(order, mt, kind)
+                    if pfn >= 0:
+                        z = self.zone_of(pfn)
+                        z.blockskip_flush = False
+                        self.compaction_defer_reset(z, order, True)
+                        self.count("compact_success")
+                    else:
+                        self.count("compact_fail")
+                if pfn >= 0:
+                    count -= 1
+                    if not count:
+                        break
+                    prio, retries = prio_async, 0
+                    continue
+                min_prio = 1 if (self.v6 and order > PAGE_ALLOC_COSTLY_ORDER) else 0
+                retries += 1 if rc == COMPACT_SUCCESS else 0
+                max_retries = 16 // 4 if order > PAGE_ALLOC_COSTLY_ORDER else 16
+                retry = True
+                if (
+                    rc
+                    in (
+                        COMPACT_COMPLETE,
+                        COMPACT_SKIPPED,
+                        COMPACT_DEFERRED,
+                        COMPACT_CONTENDED,
+                        COMPACT_PARTIAL_SKIPPED,
+                    )
+                    or retries > max_retries
+                ):
+                    retry = prio > min_prio
+                    if retry:
+                        prio -= 1
+                        retries = 0
+                if not retry:
+                    break
+                self.kswapd_sleep(order)
+        if self.kcompactd_woken:
             self.kcompactd_do_work()
 
     # -- views for comparison ------------------------------------------------------------------

@@ -301,3 +301,32 @@ async def test_a_stalled_viewer_costs_a_window_and_heals_while_another_gets_ever
     assert np.array_equal(slow_viewer.grid, expected)
     await fast.disconnect()
     await slow.disconnect()
+
+
+async def test_a_share_link_replays_the_run_read_only(teacher):
+    from pagemig_site.sharing.models import ShareLink
+
+    run, cookie, _ = await start(teacher, preset="buggy_driver", seed=4)
+    live = await subscribe(run["id"], cookie)
+    await collect(live, finished)
+    await live.disconnect()
+    row = await Run.objects.aget(code=run["id"])
+    link = await ShareLink.objects.acreate(
+        run=row,
+        created_by=teacher,
+        scenario=row.scenario,
+        seed=row.seed,
+        profile=row.profile,
+        engine_version=row.engine_version,
+    )
+    comm = WebsocketCommunicator(application, f"/ws/share/{link.token}/", headers=ws_headers())
+    assert (await comm.connect(timeout=5))[0]
+    assert json.loads(await comm.receive_from())["can_control"] is False
+    await comm.send_to(text_data=json.dumps({"op": "subscribe"}))
+    _, _, viewer = await collect(comm, lambda m: m["type"] == "replay_end")
+    expected, steps = offline_final_states(run)
+    assert viewer.seq == steps and np.array_equal(viewer.grid, expected)
+    await comm.send_to(text_data=json.dumps({"op": "cancel"}))
+    err = json.loads(await comm.receive_from())
+    assert err["type"] == "error" and "read-only" in err["message"]
+    await comm.disconnect()
