@@ -124,13 +124,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # through channels_redis and runs are queued for `manage.py db_worker`; otherwise one
 # process holds everything in memory and runs execute on its event loop.
 REDIS_URL = os.getenv("REDIS_URL", "")
+# Keys and pub/sub topics of this site in Redis start with this (several sites, or test
+# runs, can share one Redis).
+REDIS_PREFIX = os.getenv("PAGEMIG_REDIS_PREFIX", "pagemig")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": os.getenv("PAGEMIG_REDIS_PREFIX", "pagemig"),
+                "prefix": REDIS_PREFIX,
                 # Frames are published once per process-local hub, not per viewer, so a
                 # modest capacity is plenty; an overflow drops frames, which keyframes heal.
                 "capacity": envint("PAGEMIG_REDIS_CAPACITY", "200"),

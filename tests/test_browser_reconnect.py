@@ -44,10 +44,16 @@ def test_a_restarted_server_is_rejoined_and_the_run_continues(own_site, browser,
         # The server goes away for real: the socket drops mid-run, and Chromium logs each
         # refused reconnect attempt while it is down.
         console.allow_text("net::ERR_CONNECTION_REFUSED")
+        before = page.evaluate("() => window.pagemigRun.client.reconnects")
         own_site.restart()
-        page.wait_for_function("() => window.wsConnected === false")
-        shot(page, "run-reconnecting")
-        page.wait_for_function("() => window.wsConnected === true", timeout=60_000)
+        # restart() returns once the new server listens, and the page may have rejoined
+        # by then: wait on the reconnect counter, which cannot be missed, not on the
+        # transient "disconnected" state
+        page.wait_for_function(
+            f"() => window.pagemigRun.client.reconnects > {before} && window.wsConnected === true",
+            timeout=60_000,
+        )
+        shot(page, "run-reconnected")
         seq = page.evaluate("() => window.pagemigSeq")
         # The run resumed from its snapshot and streams again.
         page.wait_for_function(f"() => window.pagemigSeq > {seq + 5}", timeout=60_000)

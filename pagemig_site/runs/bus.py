@@ -13,6 +13,7 @@ and replies stay on the channel layer.
 import asyncio
 import contextvars
 import logging
+import os
 
 import msgpack
 from django.conf import settings
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def frame_topic(code):
-    return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'pagemig')}:frames:{code}"
+    return f"{settings.REDIS_PREFIX}:frames:{code}"
 
 
 class LayerPublisher:
@@ -68,13 +69,21 @@ class LayerSubscriber:
 
 
 class RedisSubscriber:
-    """Hub side, scaled out: one pub/sub connection for every run this process watches."""
+    """Hub side, scaled out: one pub/sub connection for every run this process watches.
+
+    Redis closes a subscriber that falls too far behind (client-output-buffer-limit
+    pubsub); then this reconnects, subscribes again to every run still watched here
+    and asks each producer for a keyframe, so the viewers heal within a frame or two.
+    """
 
     def __init__(self, hub):
         import redis.asyncio as redis
 
         self.hub = hub
-        self.redis = redis.Redis.from_url(settings.REDIS_URL)
+        # Named, so an operator (or a test) can tell the hubs' connections apart.
+        self.redis = redis.Redis.from_url(
+            settings.REDIS_URL, client_name=f"pagemig-hub-{os.getpid()}-{id(hub)}"
+        )
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.task = None
 
@@ -88,13 +97,27 @@ class RedisSubscriber:
     async def unsubscribe(self, code):
         await self.pubsub.unsubscribe(frame_topic(code))
 
+    async def _reset(self):
+        try:
+            await self.pubsub.aclose()
+        except Exception:
+            log.debug("closing a broken subscription failed", exc_info=True)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        for code, feed in list(self.hub.feeds.items()):
+            await self.pubsub.subscribe(frame_topic(code))
+            await feed.request_keyframe()
+
     async def _listen(self):
         while True:
             try:
                 message = await self.pubsub.get_message(timeout=1.0)
             except Exception:
-                log.exception("frame subscription failed; retrying")
-                await asyncio.sleep(0.5)
+                log.warning("frame subscription lost; subscribing again", exc_info=True)
+                await asyncio.sleep(0.2)
+                try:
+                    await self._reset()
+                except Exception:
+                    log.exception("subscribing again failed; retrying")
                 continue
             if message is None or message.get("type") != "message":
                 continue

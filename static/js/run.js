@@ -497,13 +497,14 @@
   }
   // Events arrive live (with the metrics) and from the stored log (the API, for what
   // happened before this page opened); each is shown once.
-  let seen = new Set();
+  // Keys of the rows on screen only, so the set is as bounded as the log.
+  const seen = new Set();
   function addTrace(e) {
-    const key = e.seq + "|" + e.event + "|" + (e.text || "") + "|" + (e.time_ns || "");
+    const key = e.seq + "|" + e.event + "|" + (e.time_ns || "") + "|" + (e.text || "").slice(0, 80);
     if (seen.has(key)) return;
-    if (seen.size > 20000) seen = new Set();
     seen.add(key);
     const d = document.createElement("div");
+    d.dataset.key = key;
     const name = document.createElement("span");
     name.className = "ev";
     name.textContent = e.event || "event";
@@ -519,7 +520,10 @@
     let after = trace.lastElementChild;
     while (after && +after.dataset.seq > seq) after = after.previousElementSibling;
     trace.insertBefore(d, after ? after.nextSibling : trace.firstChild);
-    while (trace.childElementCount > MAX_TRACE) trace.firstElementChild.remove();
+    while (trace.childElementCount > MAX_TRACE) {
+      seen.delete(trace.firstElementChild.dataset.key);
+      trace.firstElementChild.remove();
+    }
     if (stick) trace.scrollTop = trace.scrollHeight;
     if (/violat|contract|bug/i.test(e.event || "")) addViolation(e);
   }
