@@ -43,9 +43,7 @@ from .constants import (
     K_COMPOUND_HEAD,
     K_DRIVER,
     K_FILE,
-    K_FREE,
     K_HOLE,
-    K_PINNED,
     K_TARGET,
     MAX_ORDER,
     MIGRATE_ASYNC,
@@ -53,7 +51,6 @@ from .constants import (
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
     MIGRATE_SYNC,
-    MIGRATE_SYNC_LIGHT,
     MR_COMPACTION,
     PAGE_ALLOC_COSTLY_ORDER,
     PAGEBLOCK_NR_PAGES,
@@ -1297,11 +1294,4 @@ class Compactor:
         return high
 
 
-__all__ = [
-    "CompactControl",
-    "Compactor",
-    "COMPACT_CONTINUE",
-    "K_FREE",
-    "K_PINNED",
-    "MIGRATE_SYNC_LIGHT",
-]
+__all__ = ["CompactControl", "Compactor"]

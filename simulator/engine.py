@@ -876,4 +876,4 @@ def load_preset(name: str) -> Scenario:
     return Scenario.from_dict(PRESETS[name])
 
 
-__all__ = ["Simulation", "StepResult", "load_preset", "STATE_NAMES", "K_FILE"]
+__all__ = ["Simulation", "StepResult", "load_preset", "STATE_NAMES"]

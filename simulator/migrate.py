@@ -16,7 +16,6 @@ from .constants import (
     EBUSY,
     ENOMEM,
     F_DIRTY,
-    F_ISOLATED,
     F_LOCKED,
     F_WRITEBACK,
     K_ANON,
@@ -24,7 +23,6 @@ from .constants import (
     K_FILE,
     MIGRATE_ASYNC,
     MIGRATE_SYNC,
-    MIGRATE_SYNC_LIGHT,
     MODE_NAMES,
 )
 
@@ -409,8 +407,4 @@ def _migrate_pages_batch(
     return rc_saved or nr_failed
 
 
-def page_is_isolated(k: Kernel, pfn: int) -> bool:
-    return bool(k.mem.f[pfn] & F_ISOLATED)
-
-
-__all__ = ["migrate_pages", "MIGRATE_SYNC_LIGHT"]
+__all__ = ["migrate_pages"]
