@@ -590,31 +590,15 @@ class Compactor:
         bstart = max(pageblock_start(low_pfn), z.start)
         bend = pageblock_end(low_pfn)
         while bend <= cc.free_pfn:
-            if not self.block_valid(z, bstart, bend):
-                pass
-            elif self.v6:
-                aligned = low_pfn % PAGEBLOCK_NR_PAGES == 0 or low_pfn == z.start
-                if aligned and not fast_find_block and not self.isolation_suitable(cc, bstart):
-                    pass
-                elif not self._suitable_migration_source(cc, bstart):
-                    self.update_cached_migrate(cc, bend)
-                else:
+            if self._migrate_source_block(cc, z, low_pfn, bstart, bend, fast_find_block):
+                if self.v6:
                     if self.isolate_migratepages_block(cc, low_pfn, bend):
                         return ISOLATE_ABORT
                     break
-            else:
-                if not self.isolation_suitable(cc, bstart):
-                    pass
-                elif cc.mode == MIGRATE_ASYNC and mem.pb_mt[bstart >> PAGEBLOCK_ORDER] not in (
-                    MIGRATE_MOVABLE,
-                    MIGRATE_CMA,
-                ):
-                    pass
-                else:
-                    low_pfn = self.isolate_migratepages_block(cc, low_pfn, bend)
-                    if cc.contended:
-                        return ISOLATE_ABORT
-                    break
+                low_pfn = self.isolate_migratepages_block(cc, low_pfn, bend)
+                if cc.contended:
+                    return ISOLATE_ABORT
+                break
             fast_find_block = False
             low_pfn = bend
             if self.v6:
@@ -624,6 +608,35 @@ class Compactor:
         if not self.v6:
             cc.migrate_pfn = low_pfn
         return ISOLATE_SUCCESS if cc.nr_migratepages else ISOLATE_NONE
+
+    def _migrate_source_block(
+        self,
+        cc: CompactControl,
+        z: Zone,
+        low_pfn: int,
+        bstart: int,
+        bend: int,
+        fast_find_block: bool,
+    ) -> bool:
+        """Whether isolate_migratepages() scans this pageblock or walks past it (§2.4)."""
+        if not self.block_valid(z, bstart, bend):
+            return False
+        if not self.v6:
+            if not self.isolation_suitable(cc, bstart):
+                return False
+            # 4.8 migrate_async_suitable(): ASYNC only takes MOVABLE and CMA blocks
+            return cc.mode != MIGRATE_ASYNC or self.mem.pb_mt[bstart >> PAGEBLOCK_ORDER] in (
+                MIGRATE_MOVABLE,
+                MIGRATE_CMA,
+            )
+        aligned = low_pfn % PAGEBLOCK_NR_PAGES == 0 or low_pfn == z.start
+        if aligned and not fast_find_block and not self.isolation_suitable(cc, bstart):
+            return False
+        if not self._suitable_migration_source(cc, bstart):
+            # a skipped unsuitable block still advances the cached migrate pfn
+            self.update_cached_migrate(cc, bend)
+            return False
+        return True
 
     def _suitable_migration_source(self, cc: CompactControl, pfn: int) -> bool:
         if self._skip_persistent(pfn):
@@ -973,12 +986,10 @@ class Compactor:
         isolated_blocks: list[tuple[int, int]] = []
         while bstart >= low_pfn:
             if (
-                not self.block_valid(z, bstart, bend)
-                or not self._suitable_migration_target(cc, bstart)
-                or not self.isolation_suitable(cc, bstart)
+                self.block_valid(z, bstart, bend)
+                and self._suitable_migration_target(cc, bstart)
+                and self.isolation_suitable(cc, bstart)
             ):
-                pass
-            else:
                 first = isolate_start  # 4.8 valid_page: the first pfn this call scanned
                 nr_iso, isolate_start = self.isolate_freepages_block(
                     cc, isolate_start, bend, stride, isolated_blocks
