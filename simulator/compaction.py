@@ -462,7 +462,7 @@ class Compactor:
             cc.mode,
             MR_COMPACTION,
             cc.memalloc,
-            ready=(lambda: len(cc.freepages)) if not self.v6 else None,
+            alloc_many=lambda n: self.compaction_alloc_many(cc, n),
         )
         cc.migratepages = left
         if self.v6:
@@ -952,6 +952,58 @@ class Compactor:
             cc.nr_freepages -= 1
             cc.nr_migratepages -= 1  # 6.18 tracks what is still to migrate
             return pfn
+
+    def compaction_alloc_many(self, cc: CompactControl, n: int) -> list[int]:
+        """Up to n targets: exactly what n successive compaction_alloc() calls hand out
+        before one of them would have to run the free scanner, with the same effect on cc.
+
+        Fewer come back when the isolated pages run out; the caller then makes one
+        compaction_alloc() call itself, which may isolate more (or fail)."""
+        out: list[int] = []
+        if not self.v6:
+            fp = cc.freepages
+            take = min(n, len(fp))
+            if take == len(fp):
+                out.extend(fp)
+                fp.clear()
+            else:
+                out = [fp.popleft() for _ in range(take)]
+            cc.nr_freepages -= take
+            return out
+        lists = cc.freepages_618
+        while len(out) < n:
+            l0 = lists[0]
+            if l0:
+                take = min(n - len(out), len(l0))
+                if take == len(l0):
+                    out.extend(l0)
+                    l0.clear()
+                else:
+                    out.extend([l0.popleft() for _ in range(take)])
+                continue
+            for order in range(1, MAX_ORDER):
+                if lists[order]:
+                    break
+            else:
+                break  # nothing isolated is left: the next call would run the free scanner
+            # the lowest non-empty order is split page by page: single calls hand out its
+            # pfns in ascending order, so take the first `take` of them at once
+            pfn = lists[order].popleft()
+            size = 1 << order
+            take = min(n - len(out), size)
+            out.extend(range(pfn, pfn + take))
+            # what `take` single calls leave: the rest of the block as aligned blocks, one
+            # per set bit of its size, smallest (lowest pfn) first, each alone on its list
+            # (the lists below `order` were empty)
+            rest = size - take
+            pos = pfn + take
+            for j in range(order):
+                if rest >> j & 1:
+                    lists[j].appendleft(pos)
+                    pos += 1 << j
+        cc.nr_freepages -= len(out)
+        cc.nr_migratepages -= len(out)
+        return out
 
     def compaction_free(self, cc: CompactControl, pfn: int) -> None:
         if self.v6:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .constants import (
     EAGAIN,
     EBUSY,
@@ -35,6 +37,7 @@ NR_MAX_MIGRATE_ASYNC_RETRY = 3
 NR_MAX_MIGRATE_SYNC_RETRY = 7
 
 Alloc = Callable[[], int]
+AllocMany = Callable[[int], list[int]]
 Free = Callable[[int], None]
 
 
@@ -46,30 +49,50 @@ def migrate_pages(
     mode: int,
     reason: int,
     memalloc: bool,
-    ready: Callable[[], int] | None = None,
+    alloc_many: AllocMany | None = None,
 ) -> tuple[int, int, int, list[int]]:
     """Returns (rc, nr_succeeded, nr_failed, left) where left must be put back by the caller.
 
-    ready(), if given, says how many targets alloc() can hand out without side effects
-    (no free scanner run); 4.8 uses it to migrate runs of plain LRU pages in bulk.
+    alloc_many(n), if given, hands out up to n targets at once: exactly those n alloc()
+    calls would return as long as none of them needs a free scanner run. Runs of pages
+    that can only succeed take their targets from it and are migrated in bulk; when it
+    comes up short, the next page makes a single alloc() call as the kernel would.
     """
+    many = alloc_many if alloc_many is not None else _no_bulk
     if k.v6:
-        return _migrate_pages_618(k, src, alloc, free, mode, reason, memalloc)
-    return _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc, ready)
+        return _migrate_pages_618(k, src, alloc, free, mode, reason, memalloc, many)
+    return _migrate_pages_48(k, src, alloc, free, mode, reason, memalloc, many)
+
+
+def _no_bulk(n: int) -> list[int]:
+    """The alloc_many of a caller without one: every target comes from a single alloc()."""
+    return []
+
+
+def _flags_of(k: Kernel, pfns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(kinds, flags) of the listed pages, in list order."""
+    idx = np.array(pfns, dtype=np.intp)
+    return k.mem.kind[idx], k.mem.flags[idx]
+
+
+def _run_end(stops: list[int], si: int, i: int, n: int) -> tuple[int, int]:
+    """The first stop position at or after i (n if none), and its index in `stops`."""
+    while si < len(stops) and stops[si] < i:
+        si += 1
+    return (stops[si] if si < len(stops) else n), si
 
 
 # -- 4.8 -------------------------------------------------------------------------
 
 
-def _plain_lru(k: Kernel, pfn: int) -> bool:
-    """A page whose 4.8 unmap_and_move() can only succeed at the first attempt."""
-    mem = k.mem
-    return (
-        mem.k[pfn] in (K_ANON, K_FILE)
-        and not mem.f[pfn] & _SLOW_FLAGS
-        and not k.lru_eagain_rate
-        and k.file_migratepage
-    )
+def _plain_lru_mask(k: Kernel, pfns: list[int]) -> np.ndarray:
+    """Which pages' 4.8 unmap_and_move() can only succeed at the first attempt: LRU pages
+    neither locked nor under writeback, with no transient references or dirty-writeout
+    path modelled."""
+    if not pfns or k.lru_eagain_rate or not k.file_migratepage:
+        return np.zeros(len(pfns), dtype=np.bool_)
+    kinds, flags = _flags_of(k, pfns)
+    return ((kinds == K_ANON) | (kinds == K_FILE)) & ((flags & _SLOW_FLAGS) == 0)
 
 
 def _migrate_pages_48(
@@ -80,7 +103,7 @@ def _migrate_pages_48(
     mode: int,
     reason: int,
     memalloc: bool,
-    ready: Callable[[], int] | None = None,
+    alloc_many: AllocMany,
 ) -> tuple[int, int, int, list[int]]:
     """4.8 migrate_pages(): up to 10 passes, force from pass 3 (§1.3)."""
     from_list = list(src)
@@ -93,38 +116,40 @@ def _migrate_pages_48(
             break
         retry = 0
         force = npass > 2
+        n = len(from_list)
+        # a page's state changes only when its own turn comes, so the mask taken at the
+        # start of the pass holds for the pages not yet tried
+        stops = np.flatnonzero(~_plain_lru_mask(k, from_list)).tolist()
+        si = 0
+        kept: list[int] = []  # pages still -EAGAIN, in list order
         i = 0
-        while i < len(from_list):
-            pfn = from_list[i]
-            if ready is not None and _plain_lru(k, pfn):
-                # a run of plain pages with targets already isolated: the same pairs, the
-                # same order of frees, no free scanner in between, so do it in bulk
-                run = i + 1
-                avail = ready()
-                while run < len(from_list) and run - i < avail and _plain_lru(k, from_list[run]):
-                    run += 1
-                m = min(run - i, avail)
-                if m >= 2:
-                    olds = from_list[i : i + m]
-                    k.finish_lru_migrations(olds, [alloc() for _ in range(m)])
-                    del from_list[i : i + m]
+        while i < n:
+            j, si = _run_end(stops, si, i, n)
+            if j > i:
+                # plain pages with targets already isolated: the same pairs and the same
+                # order of frees as one by one, with no free scanner run in between
+                news = alloc_many(j - i)
+                if news:
+                    m = len(news)
+                    k.finish_lru_migrations(from_list[i : i + m], news)
                     nr_succeeded += m
+                    i += m
                     continue
+            pfn = from_list[i]
             r = _unmap_and_move_48(k, pfn, alloc, free, force, mode, memalloc)
             if r == ENOMEM:
                 nr_failed += 1
                 enomem = True
                 break
+            i += 1
             if r == EAGAIN:
                 retry += 1
-                i += 1
-                continue
-            # success or permanent failure: the page leaves the list
-            from_list.pop(i)
-            if r == 0:
+                kept.append(pfn)
+            elif r == 0:
                 nr_succeeded += 1
             else:
-                nr_failed += 1
+                nr_failed += 1  # put back already: the page leaves the list
+        from_list = kept + from_list[i:]
         if enomem:
             break
     if enomem:
@@ -222,7 +247,14 @@ def _move(k: Kernel, pfn: int, new: int, mode: int, force: bool) -> int:
 
 
 def _migrate_pages_618(
-    k: Kernel, src: list[int], alloc: Alloc, free: Free, mode: int, reason: int, memalloc: bool
+    k: Kernel,
+    src: list[int],
+    alloc: Alloc,
+    free: Free,
+    mode: int,
+    reason: int,
+    memalloc: bool,
+    alloc_many: AllocMany,
 ) -> tuple[int, int, int, list[int]]:
     """6.18 migrate_pages(): batches of 512, sync modes try async first (§1.5)."""
     k.trace("mm_migrate_pages_start", f"mode={MODE_NAMES[mode]} reason={k.reason_name(reason)}")
@@ -238,6 +270,7 @@ def _migrate_pages_618(
                 k,
                 batch,
                 alloc,
+                alloc_many,
                 free,
                 MIGRATE_ASYNC,
                 memalloc,
@@ -246,7 +279,7 @@ def _migrate_pages_618(
                 stats,
             )
         else:
-            rc = _migrate_pages_sync(k, batch, alloc, free, mode, memalloc, ret, stats)
+            rc = _migrate_pages_sync(k, batch, alloc, alloc_many, free, mode, memalloc, ret, stats)
         ret.extend(batch)  # folios still -EAGAIN (or never tried after -ENOMEM)
         if rc < 0:
             rc_gather = rc
@@ -269,6 +302,7 @@ def _migrate_pages_sync(
     k: Kernel,
     batch: list[int],
     alloc: Alloc,
+    alloc_many: AllocMany,
     free: Free,
     mode: int,
     memalloc: bool,
@@ -279,7 +313,16 @@ def _migrate_pages_sync(
     tmp: list[int] = []
     astats = {"succeeded": 0, "failed_pages": 0}
     rc = _migrate_pages_batch(
-        k, batch, alloc, free, MIGRATE_ASYNC, memalloc, NR_MAX_MIGRATE_ASYNC_RETRY, tmp, astats
+        k,
+        batch,
+        alloc,
+        alloc_many,
+        free,
+        MIGRATE_ASYNC,
+        memalloc,
+        NR_MAX_MIGRATE_ASYNC_RETRY,
+        tmp,
+        astats,
     )
     stats["succeeded"] += astats["succeeded"]
     if rc < 0:
@@ -291,14 +334,14 @@ def _migrate_pages_sync(
     pending = batch[:] + tmp
     batch.clear()
     nr_failed = 0
-    while pending:
-        one = [pending.pop(0)]
+    for i, pfn in enumerate(pending):
+        one = [pfn]
         rc = _migrate_pages_batch(
-            k, one, alloc, free, mode, memalloc, NR_MAX_MIGRATE_SYNC_RETRY, ret, stats
+            k, one, alloc, alloc_many, free, mode, memalloc, NR_MAX_MIGRATE_SYNC_RETRY, ret, stats
         )
         ret.extend(one)
         if rc < 0:
-            batch.extend(pending)
+            batch.extend(pending[i + 1 :])
             return rc
         nr_failed += rc
     return nr_failed
@@ -308,6 +351,7 @@ def _migrate_pages_batch(
     k: Kernel,
     from_list: list[int],
     alloc: Alloc,
+    alloc_many: AllocMany,
     free: Free,
     mode: int,
     memalloc: bool,
@@ -320,77 +364,100 @@ def _migrate_pages_batch(
     Folios still -EAGAIN after the unmap passes (or never tried after -ENOMEM) stay on
     from_list; permanent failures and move-phase leftovers go to ret.
     """
-    unmap: list[tuple[int, int]] = []
+    # the unmap list as two columns: source pfns and their targets, in unmap order
+    olds: list[int] = []
+    news: list[int] = []
     nr_failed = 0
     rc_saved = 0
     retry = 1
     mf = k.mem.f
-    mk = k.mem.k
     for _ in range(nr_pass):
         if not retry:
             break
         retry = 0
+        n = len(from_list)
+        # only locked or writeback pages can fail to unmap; the rest are done in runs. A
+        # page's flags change only when its own turn comes, so one look per pass will do
+        stops = np.flatnonzero(_flags_of(k, from_list)[1] & _SLOW_FLAGS).tolist()
+        si = 0
+        kept: list[int] = []  # folios still -EAGAIN, in list order
         i = 0
-        while i < len(from_list):
+        while i < n:
+            j, si = _run_end(stops, si, i, n)
+            if j > i:
+                got = alloc_many(j - i)
+                if got:
+                    olds.extend(from_list[i : i + len(got)])
+                    news.extend(got)
+                    i += len(got)
+                    continue
+            # a locked or writeback page, or the targets ran out: one alloc() call, which
+            # may run the free scanner
             pfn = from_list[i]
             new = alloc()
             if new < 0:
-                rc = ENOMEM
-            elif mf[pfn] & _SLOW_FLAGS:
-                rc = _lock_and_writeback(k, pfn, True, mode, memalloc, six=True)
-                if rc != 0:
-                    free(new)  # migrate_folio_undo_dst()
-            else:
-                rc = 0
-            if rc == ENOMEM:
                 nr_failed += 1
                 stats["failed_pages"] += 1 + retry
                 rc_saved = ENOMEM
                 break
+            rc = 0
+            if mf[pfn] & _SLOW_FLAGS:
+                rc = _lock_and_writeback(k, pfn, True, mode, memalloc, six=True)
+                if rc != 0:
+                    free(new)  # migrate_folio_undo_dst()
+            i += 1
             if rc == EAGAIN:
                 retry += 1
                 k.note_retry(pfn)
-                i += 1
-                continue
-            from_list.pop(i)
-            if rc == 0:
-                unmap.append((pfn, new))
+                kept.append(pfn)
+            elif rc == 0:
+                olds.append(pfn)
+                news.append(new)
             else:
                 nr_failed += 1
                 stats["failed_pages"] += 1
                 ret.append(pfn)
+        # the failed -ENOMEM folio (at i) and those after it were never unmapped
+        from_list[:] = kept + from_list[i:]
         if rc_saved:
             break
     if not rc_saved:
         nr_failed += retry
         stats["failed_pages"] += retry
     # move phase: the driver (or the LRU copy) runs here; -EAGAIN keeps the same dst
+    lru_simple = not k.lru_eagain_rate and k.file_migratepage
     retry = 1
-    if (
-        unmap
-        and not k.lru_eagain_rate
-        and k.file_migratepage
-        and not any(mk[pfn] == K_DRIVER for pfn, _ in unmap)
-    ):
-        # every page is an LRU page that can only succeed: one pass, state copied in bulk
-        k.finish_lru_migrations([p for p, _ in unmap], [n for _, n in unmap])
-        stats["succeeded"] += len(unmap)
-        unmap = []
     for _ in range(nr_pass):
         if not retry:
             break
         retry = 0
+        n = len(olds)
+        # with no transient references or dirty writeout modelled, an LRU page can only
+        # succeed: runs of them between driver pages are copied in bulk
+        if lru_simple:
+            stops = np.flatnonzero(_flags_of(k, olds)[0] == K_DRIVER).tolist()
+        else:
+            stops = list(range(n))  # every page goes through the move rules
+        si = 0
+        keep_olds: list[int] = []
+        keep_news: list[int] = []
         i = 0
-        while i < len(unmap):
-            pfn, new = unmap[i]
+        while i < n:
+            j, si = _run_end(stops, si, i, n)
+            if j > i:
+                k.finish_lru_migrations(olds[i:j], news[i:j])
+                stats["succeeded"] += j - i
+                i = j
+                continue
+            pfn, new = olds[i], news[i]
+            i += 1
             rc = _move(k, pfn, new, mode, True) if _needs_move_rules(k, pfn) else 0
             if rc == EAGAIN:
                 retry += 1
                 k.note_retry(pfn)
-                i += 1
-                continue
-            unmap.pop(i)
-            if rc == 0:
+                keep_olds.append(pfn)
+                keep_news.append(new)
+            elif rc == 0:
                 k.finish_migration(pfn, new)
                 stats["succeeded"] += 1
             else:
@@ -398,10 +465,11 @@ def _migrate_pages_batch(
                 nr_failed += 1
                 stats["failed_pages"] += 1
                 ret.append(pfn)
+        olds, news = keep_olds, keep_news
     nr_failed += retry
     stats["failed_pages"] += retry
     # migrate_folios_undo(): whatever is still unmapped goes back, its dst freed
-    for pfn, new in unmap:
+    for pfn, new in zip(olds, news, strict=True):
         free(new)
         ret.append(pfn)
     return rc_saved or nr_failed
