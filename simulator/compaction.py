@@ -734,6 +734,25 @@ class Compactor:
             )
         return ok
 
+    def _buddy_blocks_to_skip(
+        self, low: int, flags: np.ndarray, special: np.ndarray, lru_ok: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The free block heads of a range (relative pfns) and how far the migrate scanner
+        skips at each, or None if a block covers a pfn that needs looking at: then only
+        the per-pfn loop reproduces the scan (a state the allocator never makes)."""
+        heads = np.flatnonzero(flags & F_BUDDY)
+        orders = (self.mem.aux[heads + low] & 0xF).astype(np.int64)
+        # `if (freepage_order > 0 && freepage_order <= MAX_ORDER)`: else one pfn only
+        sizes = np.where((orders > 0) & (orders < MAX_ORDER), np.left_shift(1, orders), 1)
+        n = len(flags)
+        cover = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(cover, np.minimum(heads + 1, n), 1)
+        np.add.at(cover, np.minimum(heads + sizes, n), -1)
+        covered = np.cumsum(cover[:n]) > 0
+        if (covered & (special | lru_ok)).any():
+            return None
+        return heads, sizes
+
     def isolate_migratepages_block(self, cc: CompactControl, low: int, end: int) -> int | bool:
         """isolate_migratepages_block(). 4.8 returns the next pfn; 6.18 returns an error flag
         and leaves the position in cc.migrate_pfn."""
@@ -759,8 +778,22 @@ class Compactor:
         special |= (kinds == K_DRIVER) & ((flags & (F_MOVABLE | F_ISOLATED)) == F_MOVABLE)
         if skip_on_failure:
             special |= ~lru_ok
-        special_pos = np.flatnonzero(special)
         lru_pos = np.flatnonzero(lru_ok & ~special)
+        # Free buddy blocks are skipped whole. Unless skip_on_failure makes the loop visit
+        # every pfn that is no LRU candidate, their heads are left out of the visited pfns
+        # and a scan passing over them accounts for them in bulk (see scan_gap()).
+        bud_heads: list[int] = []  # skipped heads (absolute pfns), ascending
+        bud_far: list[int] = []  # where the scan resumes after each: head + block size
+        bud_tails = [0]  # running count of the pages those blocks skip past their heads
+        if not skip_on_failure:
+            bulk = self._buddy_blocks_to_skip(low, flags, special, lru_ok)
+            if bulk is not None:
+                heads, sizes = bulk
+                special &= (flags & F_BUDDY) == 0
+                bud_heads = (heads + low).tolist()
+                bud_far = (heads + low + sizes).tolist()
+                bud_tails = np.concatenate(([0], np.cumsum(sizes - 1))).tolist()
+        special_pos = np.flatnonzero(special)
         si = 0
         nspecial = len(special_pos)
         pos = low
@@ -802,6 +835,25 @@ class Compactor:
                 return pfns[-1] + 1
             return b
 
+        def scan_gap(a: int, b: int, need: int) -> int:
+            """Scan [a, b), which holds no pfn to visit: isolate its LRU pages up to `need`
+            and skip its free blocks. Returns the next pfn to scan (past b when the last
+            free block runs past the end of the range)."""
+            nonlocal nr_scanned
+            stop = isolate_lru_run(a, b, need)
+            j0 = bisect_left(bud_heads, a)
+            j1 = bisect_left(bud_heads, stop, j0)
+            if j1 == j0:
+                nr_scanned += stop - a
+                return stop
+            # a scan that stopped early stopped at an LRU page, past the blocks before it
+            stop = max(stop, bud_far[j1 - 1])
+            nr_scanned += stop - a
+            if not v6:
+                # 4.8 counts a free block's head only; 6.18 counts the whole block
+                nr_scanned -= bud_tails[j1] - bud_tails[j0]
+            return stop
+
         while not aborted and pos < end:
             while si < nspecial and special_pos[si] + low < pos:
                 si += 1
@@ -810,9 +862,7 @@ class Compactor:
                 nxt = max(pos, next_skip)
             if nxt > pos:
                 need = cap - cc.nr_migratepages if not ignore_cap else end
-                stop = isolate_lru_run(pos, nxt, need)
-                nr_scanned += stop - pos
-                pos = stop
+                pos = scan_gap(pos, nxt, need)
                 if cc.nr_migratepages >= cap and not ignore_cap:
                     break
                 if pos >= end or pos < nxt:
