@@ -136,6 +136,10 @@ def scanners_met(cc: CompactControl) -> bool:
 class Compactor:
     """Compaction logic bound to a kernel. Stateless apart from the kernel and the cc."""
 
+    # the migrate scanner skips free blocks in bulk when it expects to pass at least this
+    # many (tests set 0 to take the bulk path everywhere)
+    bulk_skip_min_heads = 16
+
     def __init__(self, k: Kernel) -> None:
         self.k = k
         self.mem = k.mem
@@ -735,23 +739,21 @@ class Compactor:
         return ok
 
     def _buddy_blocks_to_skip(
-        self, low: int, flags: np.ndarray, special: np.ndarray, lru_ok: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The free block heads of a range (relative pfns) and how far the migrate scanner
-        skips at each, or None if a block covers a pfn that needs looking at: then only
-        the per-pfn loop reproduces the scan (a state the allocator never makes)."""
-        heads = np.flatnonzero(flags & F_BUDDY)
+        self, low: int, heads: np.ndarray, special: np.ndarray, lru_ok: np.ndarray
+    ) -> np.ndarray | None:
+        """How far the migrate scanner skips at each free block head of a range (heads
+        relative to low), or None if a block covers a pfn that needs looking at: then
+        only the per-pfn loop reproduces the scan (a state the allocator never makes)."""
         orders = (self.mem.aux[heads + low] & 0xF).astype(np.int64)
         # `if (freepage_order > 0 && freepage_order <= MAX_ORDER)`: else one pfn only
         sizes = np.where((orders > 0) & (orders < MAX_ORDER), np.left_shift(1, orders), 1)
-        n = len(flags)
-        cover = np.zeros(n + 1, dtype=np.int64)
-        np.add.at(cover, np.minimum(heads + 1, n), 1)
-        np.add.at(cover, np.minimum(heads + sizes, n), -1)
-        covered = np.cumsum(cover[:n]) > 0
-        if (covered & (special | lru_ok)).any():
+        # each block must end before the next pfn of interest (heads are ones themselves)
+        n = len(special)
+        seen = np.flatnonzero(special | lru_ok)
+        after = np.append(seen, n)[np.searchsorted(seen, heads) + 1]
+        if (after < np.minimum(heads + sizes, n)).any():
             return None
-        return heads, sizes
+        return sizes
 
     def isolate_migratepages_block(self, cc: CompactControl, low: int, end: int) -> int | bool:
         """isolate_migratepages_block(). 4.8 returns the next pfn; 6.18 returns an error flag
@@ -773,26 +775,36 @@ class Compactor:
         kinds = mem.kind[low:end]
         flags = mem.flags[low:end]
         lru_ok = self._lru_isolatable(cc, kinds, flags)
-        special = (flags & F_BUDDY) != 0
-        special |= kinds == K_COMPOUND_HEAD
+        buddy = (flags & F_BUDDY) != 0
+        special = buddy | (kinds == K_COMPOUND_HEAD)
         special |= (kinds == K_DRIVER) & ((flags & (F_MOVABLE | F_ISOLATED)) == F_MOVABLE)
         if skip_on_failure:
             special |= ~lru_ok
         lru_pos = np.flatnonzero(lru_ok & ~special)
         # Free buddy blocks are skipped whole. Unless skip_on_failure makes the loop visit
-        # every pfn that is no LRU candidate, their heads are left out of the visited pfns
-        # and a scan passing over them accounts for them in bulk (see scan_gap()).
+        # every pfn that is no LRU candidate, their heads can be left out of the visited
+        # pfns and a scan passing over them accounts for them in bulk (see scan_gap()).
         bud_heads: list[int] = []  # skipped heads (absolute pfns), ascending
         bud_far: list[int] = []  # where the scan resumes after each: head + block size
         bud_tails = [0]  # running count of the pages those blocks skip past their heads
         if not skip_on_failure:
-            bulk = self._buddy_blocks_to_skip(low, flags, special, lru_ok)
+            heads = np.flatnonzero(buddy)
+            # setting that up costs about what a dozen heads visited one by one do: worth
+            # it when the scan will likely pass many (a capped scan stops after `need` LRU
+            # pages, so it sees about that share of the range's heads)
+            need = end if ignore_cap else cap - cc.nr_migratepages
+            passed = len(heads) * min(1.0, need / max(1, len(lru_pos)))
+            bulk = (
+                self._buddy_blocks_to_skip(low, heads, special, lru_ok)
+                if passed >= self.bulk_skip_min_heads
+                else None
+            )
             if bulk is not None:
-                heads, sizes = bulk
-                special &= (flags & F_BUDDY) == 0
+                special &= ~buddy
                 bud_heads = (heads + low).tolist()
-                bud_far = (heads + low + sizes).tolist()
-                bud_tails = np.concatenate(([0], np.cumsum(sizes - 1))).tolist()
+                bud_far = (heads + low + bulk).tolist()
+                if not v6:
+                    bud_tails = np.concatenate(([0], np.cumsum(bulk - 1))).tolist()
         special_pos = np.flatnonzero(special)
         si = 0
         nspecial = len(special_pos)
@@ -1259,15 +1271,21 @@ class Compactor:
         if count:
             mem.flags[take] = 0
             z.nr_free_pages -= total
+            # one lazy removal per taken head, counted per (order, migratetype) list:
+            # removed() only lowers the count (and resets an emptied list)
             fa = z.free_area
-            for code in codes[:count].tolist():
-                fa[code & 0xF][code >> 4].removed()
-            for pfn, order in zip(take.tolist(), orders[:count].tolist(), strict=True):
-                if order >= PAGEBLOCK_ORDER - 1:
-                    # after all the takes of this run: the free pages it moves to the list
-                    # tails are the ones the run did not take, in the same order
-                    mem.retype_isolated(z, pfn, order)
-                out.append((pfn, order))
+            per_list = np.bincount(codes[:count])
+            for code in np.flatnonzero(per_list).tolist():
+                fl = fa[code & 0xF][code >> 4]
+                fl.count -= int(per_list[code]) - 1
+                fl.removed()
+            taken_orders = orders[:count]
+            big = np.flatnonzero(taken_orders >= PAGEBLOCK_ORDER - 1)
+            for pfn, order in zip(take[big].tolist(), taken_orders[big].tolist(), strict=True):
+                # after all the takes of this run: the free pages it moves to the list
+                # tails are the ones the run did not take, in the same order
+                mem.retype_isolated(z, pfn, order)
+            out.extend(zip(take.tolist(), taken_orders.tolist(), strict=True))
             cc.nr_freepages += total
         pfn = min(final, end)
         return self._account_free_block(cc, start, pfn, nr_scanned, total)

@@ -30,7 +30,7 @@ from simulator.constants import (
 from simulator.migrate import migrate_pages
 from tests.engine_helpers import make_sim
 from tests.reference_compaction import compact_memory_reference
-from tests.test_reference import assert_agree
+from tests.test_reference import CASES, assert_agree, run_both, scenario
 
 PROFILES = ("v4.8", "v6.18")
 
@@ -191,9 +191,15 @@ def test_alloc_many_splits_a_block_like_single_calls() -> None:
     assert np.array(c.compaction_alloc_many(cc, 9)).tolist() == [5, 6, 7]
 
 
+@pytest.fixture(params=[16, 0], ids=["bulk skip when worth it", "bulk skip always"])
+def bulk_skip(request, monkeypatch):
+    monkeypatch.setattr(Compactor, "bulk_skip_min_heads", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_migrate_scanner_over_a_free_block_larger_than_a_pageblock_matches_reference(
-    profile,
+    profile, bulk_skip
 ) -> None:
     """An order-10 free block at a pageblock start: the migrate scanner skips past the end
     of the pageblock it scans (4.8 counts one pfn for it, 6.18 all 1024), and the bulk
@@ -213,3 +219,17 @@ def test_migrate_scanner_over_a_free_block_larger_than_a_pageblock_matches_refer
     assert_agree(sim, ref)
     lines = [line for line in sim.k.trace_lines if "range=(0x400 ~ 0x600)" in line]
     assert lines and lines[0].endswith(f"nr_scanned={1 if profile == 'v4.8' else 1024} nr_taken=0")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(
+    "case", ["mostly free, scattered", "free memory at the top", "two drivers and LRU flags"]
+)
+def test_bulk_free_block_skip_everywhere_matches_reference(profile, case, monkeypatch) -> None:
+    """With the migrate scanner's bulk skip of free blocks forced on for every scan, the
+    engine still agrees with the per-page reference."""
+    monkeypatch.setattr(Compactor, "bulk_skip_min_heads", 0)
+    sim, ref = run_both(scenario(profile, **CASES[case]), seed=5)
+    assert_agree(sim, ref)
+    sim, ref = run_both(scenario(profile, kcompactd_order=9, **CASES[case]), seed=5)
+    assert_agree(sim, ref)
