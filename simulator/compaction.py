@@ -771,6 +771,16 @@ class Compactor:
         cap = COMPACT_CLUSTER_MAX
         ignore_cap = v6 and cc.finish_pageblock
         aborted = False
+        pos = low
+        if v6 and (low % PAGEBLOCK_NR_PAGES == 0 or low == z.start):
+            if not self.isolation_suitable(cc, low):
+                nr_scanned = 1
+                pos = end
+                aborted = True
+            else:
+                valid_page = low
+        elif not v6:
+            valid_page = low
 
         kinds = mem.kind[low:end]
         flags = mem.flags[low:end]
@@ -787,7 +797,7 @@ class Compactor:
         bud_heads: list[int] = []  # skipped heads (absolute pfns), ascending
         bud_far: list[int] = []  # where the scan resumes after each: head + block size
         bud_tails = [0]  # running count of the pages those blocks skip past their heads
-        if not skip_on_failure:
+        if not skip_on_failure and not aborted:
             heads = np.flatnonzero(buddy)
             # setting that up costs about what a dozen heads visited one by one do: worth
             # it when the scan will likely pass many (a capped scan stops after `need` LRU
@@ -808,18 +818,7 @@ class Compactor:
         special_pos = np.flatnonzero(special)
         si = 0
         nspecial = len(special_pos)
-        pos = low
         isolated_here: list[int] = []
-
-        if v6 and (low % PAGEBLOCK_NR_PAGES == 0 or low == z.start):
-            if not self.isolation_suitable(cc, low):
-                nr_scanned = 1
-                pos = end
-                aborted = True
-            else:
-                valid_page = low
-        elif not v6:
-            valid_page = low
 
         lru_list = (lru_pos + low).tolist()
 
@@ -853,6 +852,9 @@ class Compactor:
             free block runs past the end of the range)."""
             nonlocal nr_scanned
             stop = isolate_lru_run(a, b, need)
+            if not bud_heads:
+                nr_scanned += stop - a
+                return stop
             j0 = bisect_left(bud_heads, a)
             j1 = bisect_left(bud_heads, stop, j0)
             if j1 == j0:
