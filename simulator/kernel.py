@@ -395,10 +395,7 @@ class Kernel:
             mem.changed.update(pfns)
 
     def finish_lru_migrations(self, olds: list[int], news: list[int]) -> None:
-        """finish_migration() for LRU pages that all succeeded, copying state in bulk.
-
-        The old pages are still freed one by one, in order, because the pcp lists and
-        buddy merges depend on the order of frees."""
+        """finish_migration() for LRU pages that all succeeded, copying state in bulk."""
         mem = self.mem
         o = np.array(olds, dtype=np.intp)
         n = np.array(news, dtype=np.intp)
@@ -411,9 +408,7 @@ class Kernel:
         t0 = self.time_ns
         self.time_ns += COST_COPY * count
         self.history.extend([t0 + COST_COPY * (i + 1) for i in range(count)], olds, H_OUT, news)
-        free = mem.free_pages
-        for old in olds:
-            free(old, 0)
+        mem.free_pages_bulk(o)
         if mem.changed is not None:
             mem.changed.update(news)
 
