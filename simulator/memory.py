@@ -121,6 +121,14 @@ class Memory:
                 // PAGEBLOCK_NR_PAGES
             ] = z.index
         self.changed: set[int] | None = None  # pfns whose display state may have changed
+        # Bulk frees during a full compaction hand their pages to the buddy allocator
+        # later, in one replay (settle()), since a replay costs the same for 100 pages as
+        # for 100,000. Until then the pages are K_FREE and counted in NR_FREE_PAGES but
+        # their merges are owed: whatever reads buddy flags or free lists settles first.
+        self.defer_frees = False
+        self.pending: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.pending_lo = 0
+        self.pending_hi = -1
         # 6.18 compaction_capture(): (zone index, order, request migratetype) while a direct
         # compaction runs; a freed block reaching exactly that order is handed to it
         self.capture: tuple[int, int, int] | None = None
@@ -140,6 +148,7 @@ class Memory:
         self.zob = memoryview(self.zone_of_block)
 
     def __getstate__(self) -> dict:
+        self.settle()
         d = self.__dict__.copy()
         for key in ("k", "f", "a", "t", "pbm", "zob"):
             d.pop(key)
@@ -169,22 +178,32 @@ class Memory:
                 self.changed.update(range(pfn, pfn + n))
 
     def is_buddy_head(self, pfn: int) -> bool:
+        if self.pending:
+            self.settle()
         return bool(self.f[pfn] & F_BUDDY)
 
     def buddy_order(self, pfn: int) -> int:
+        if self.pending:
+            self.settle()
         return self.a[pfn] & 0xF
 
     def buddy_mt(self, pfn: int) -> int:
+        if self.pending:
+            self.settle()
         return self.a[pfn] >> 4
 
     # -- free lists ----------------------------------------------------------
     def _add_to_list(self, z: Zone, pfn: int, order: int, mt: int, to_tail: bool) -> None:
+        if self.pending:
+            self.settle()
         self.f[pfn] = F_BUDDY
         self.a[pfn] = list_code(order, mt)
         z.free_area[order][mt].add(pfn, to_tail, self.t)
         z.nr_free_pages += 1 << order
 
     def _del_from_list(self, z: Zone, pfn: int) -> tuple[int, int]:
+        if self.pending:
+            self.settle()
         code = self.a[pfn]
         order, mt = code & 0xF, code >> 4
         self.f[pfn] = 0
@@ -193,9 +212,13 @@ class Memory:
         return order, mt
 
     def free_list(self, z: Zone, order: int, mt: int) -> list[int]:
+        if self.pending:
+            self.settle()
         return list(z.free_area[order][mt].walk(self.f, self.a, self.t))
 
     def list_empty(self, z: Zone, order: int, mt: int) -> bool:
+        if self.pending:
+            self.settle()
         return z.free_area[order][mt].count == 0
 
     # -- freeing (§3.2) ------------------------------------------------------
@@ -204,6 +227,8 @@ class Memory:
 
         The pages must already have kind K_FREE and no flags. Returns the head pfn.
         """
+        if self.pending:
+            self.settle()
         z = self.zones[self.zob[pfn >> PAGEBLOCK_ORDER]]
         f, a = self.f, self.a
         zstart, zend = z.start, z.end
@@ -381,8 +406,49 @@ class Memory:
         if self.changed is not None:
             self.changed.update(idx.tolist())
         out, out_mt = self._pcp_add_bulk(z, idx, mts)
-        if len(out):
-            self._replay_frees(z, out, out_mt)
+        if not len(out):
+            return
+        self.kind[out] = K_FREE
+        z.nr_free_pages += len(out)
+        if self.pending and self.pending[-1][0] != z.index:
+            self.settle()  # one zone at a time keeps the replay simple
+        self.pending.append((z.index, out, out_mt))
+        lo, hi = int(out.min()), int(out.max())
+        if len(self.pending) == 1:
+            self.pending_lo, self.pending_hi = lo, hi
+        else:
+            self.pending_lo, self.pending_hi = min(lo, self.pending_lo), max(hi, self.pending_hi)
+        if not self.defer_frees:
+            self.settle()
+
+    def settle(self) -> None:
+        """Replay the owed buddy frees (see defer_frees)."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        z = self.zones[pending[0][0]]
+        if len(pending) == 1:
+            self._replay_frees(z, pending[0][1], pending[0][2])
+        else:
+            self._replay_frees(
+                z,
+                np.concatenate([p for _, p, _ in pending]),
+                np.concatenate([m for _, _, m in pending]),
+            )
+
+    def settle_around(self, low: int, end: int) -> None:
+        """Settle if the owed frees could change buddy flags, lists or pageblock types in
+        [low, end). A merge reaches into the range only as a block that covers one of its
+        edges, which needs free pages on both sides of that edge."""
+        if not self.pending:
+            return
+        lo, hi, k = self.pending_lo, self.pending_hi, self.k
+        if hi >= low and lo < end:
+            self.settle()
+        elif lo < low and low > 0 and k[low - 1] == K_FREE and k[low] == K_FREE:
+            self.settle()
+        elif hi >= end and end < self.npages and k[end - 1] == K_FREE and k[end] == K_FREE:
+            self.settle()
 
     def _pcp_add_bulk(self, z: Zone, idx: np.ndarray, mts: np.ndarray):
         """Put idx on the pcp lists in turn, draining as free_pages() would.
@@ -510,8 +576,9 @@ class Memory:
                 ).any()
             )
         if fallback:
+            # the caller already counted these pages in NR_FREE_PAGES
+            z.nr_free_pages -= m
             for p, mt in zip(pfns.tolist(), mts.tolist(), strict=True):
-                self.kind[p] = K_FREE
                 self.free_one_page(p, 0, mt)
             return
         inf = np.int32(m + 1)
@@ -541,8 +608,6 @@ class Memory:
                 counts = np.bincount(codes[gone], minlength=256)
                 for code in np.flatnonzero(counts).tolist():
                     z.free_area[code & 0xF][code >> 4].removed_n(int(counts[code]))
-        self.kind[pfns] = K_FREE
-        z.nr_free_pages += m
         # the blocks on the lists at the end that were not there at the start
         new = np.flatnonzero(full[: offs[-1]] & ~full[parent] & (when_free[: offs[-1]] > 0))
         o = order_of[new]
@@ -598,6 +663,8 @@ class Memory:
             self._add_to_list(z, pfn + size, high, mt, False)
 
     def rmqueue_smallest(self, z: Zone, order: int, mt: int) -> int:
+        if self.pending:
+            self.settle()
         for o in range(order, MAX_ORDER):
             fl = z.free_area[o][mt]
             if fl.count:
@@ -616,6 +683,8 @@ class Memory:
         return False
 
     def find_suitable_fallback(self, z: Zone, order: int, mt: int, only_stealable: bool) -> int:
+        if self.pending:
+            self.settle()
         for fmt in FALLBACKS.get(mt, ()):
             if z.free_area[order][fmt].count == 0:
                 continue
@@ -627,6 +696,8 @@ class Memory:
 
     def move_freepages_block(self, z: Zone, pfn: int, new_mt: int) -> int:
         """Move the free blocks of pfn's pageblock to new_mt's lists; returns pages moved."""
+        if self.pending:
+            self.settle()
         start = max(pfn & ~(PAGEBLOCK_NR_PAGES - 1), z.start)
         end = min(start + PAGEBLOCK_NR_PAGES, z.end)
         moved = 0
@@ -645,6 +716,8 @@ class Memory:
 
     def rmqueue_fallback(self, z: Zone, order: int, start_mt: int) -> int:
         """4.8 __rmqueue_fallback(); 6.18 __rmqueue_claim() then __rmqueue_steal()."""
+        if self.pending:
+            self.settle()
         if self.v6:
             pfn = self._rmqueue_claim(z, order, start_mt)
             return pfn if pfn >= 0 else self._rmqueue_steal(z, order, start_mt)
@@ -732,6 +805,8 @@ class Memory:
         6.18 rmqueue_bulk() passes `mode` (its rmqm) through a pcp refill: once a page
         came from STEAL (3), the rest of the batch goes straight to STEAL; a CLAIM
         success goes back to NORMAL (0)."""
+        if self.pending:
+            self.settle()
         if mode is not None and self.v6 and mode[0] == 3:
             return self._rmqueue_steal(z, order, mt)
         pfn = self.rmqueue_smallest(z, order, mt)
@@ -754,6 +829,8 @@ class Memory:
             return False
         if order == 0:
             return True
+        if self.pending:
+            self.settle()
         for o in range(order, MAX_ORDER):
             area = z.free_area[o]
             for mt in range(MIGRATE_PCPTYPES):
@@ -763,6 +840,8 @@ class Memory:
 
     def isolate_free_page(self, pfn: int, order: int) -> int:
         """__isolate_free_page(): take a free block for compaction if the watermark allows."""
+        if self.pending:
+            self.settle()
         z = self.zone_of(pfn)
         mt = self.buddy_mt(pfn)
         if mt != MIGRATE_ISOLATE:
@@ -792,6 +871,8 @@ class Memory:
 
     # -- metrics (§4) ------------------------------------------------------------
     def contig_info(self, z: Zone, suitable_order: int) -> tuple[int, int, int]:
+        if self.pending:
+            self.settle()
         free_pages = total = suitable = 0
         for o in range(MAX_ORDER):
             n = z.nr_free(o)
