@@ -407,10 +407,10 @@ class Kernel:
         self.nr_isolated -= count
         t0 = self.time_ns
         self.time_ns += COST_COPY * count
-        self.history.extend([t0 + COST_COPY * (i + 1) for i in range(count)], olds, H_OUT, news)
+        self.history.extend(t0 + COST_COPY * np.arange(1, count + 1, dtype=np.int64), o, H_OUT, n)
         mem.free_pages_bulk(o)
         if mem.changed is not None:
-            mem.changed.update(news)
+            mem.changed.update(n.tolist())
 
     def isolate_movable_page(self, pfn: int) -> bool:
         """isolate_movable_page() / isolate_movable_ops_page(): never a blocking lock."""
