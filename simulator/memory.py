@@ -8,7 +8,6 @@ index them through memoryviews, which is about twice as fast as numpy scalar ind
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import deque
 
@@ -82,7 +81,6 @@ class Zone:
         return sum(fl.count for fl in self.free_area[order])
 
 
-@functools.lru_cache(maxsize=32)
 def _block_tree(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Index arithmetic over `rows` max-order blocks cut into blocks of every order, laid
     out order by order (all order-0 blocks, then order 1, ...): where each order starts,
