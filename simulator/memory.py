@@ -35,6 +35,8 @@ from .freelist import FreeList
 
 # below this many pages the page loop is as fast as the bulk path
 BULK_FREE_MIN = 8
+# up to this many pages the pcp lists take them in a Python loop
+PCP_LOOP_MAX = 96
 
 
 def list_code(order: int, mt: int) -> int:
@@ -455,6 +457,8 @@ class Memory:
         list each came from. A pcp list is a FIFO here (oldest first): pages go on the
         head and drains take the tail."""
         n = len(idx)
+        if n <= PCP_LOOP_MAX:
+            return self._pcp_add_loop(z, idx.tolist(), mts.tolist())
         high, batch = z.pcp_high, z.pcp_batch
         # When the drains happen and how much each takes depends on the counts alone.
         moments: list[int] = []
@@ -500,6 +504,40 @@ class Memory:
             [b - a for _, a, b in segments],
         )
         return out, out_mt
+
+    def _pcp_add_loop(self, z: Zone, pfns: list[int], mts: list[int]):
+        """_pcp_add_bulk() page by page: cheaper than numpy for a few dozen pages."""
+        lists = z.pcp_lists
+        high, batch = z.pcp_high, z.pcp_batch
+        c = z.pcp_count
+        out: list[int] = []
+        out_mt: list[int] = []
+        for pfn, m in zip(pfns, mts, strict=True):
+            lists[m].appendleft(pfn)
+            c += 1
+            if c < high:
+                continue
+            # free_pcppages_bulk(), as in the page loop
+            count = min(batch, c)
+            mt = 0
+            batch_free = 0
+            while count:
+                while True:
+                    batch_free += 1
+                    mt = (mt + 1) % MIGRATE_PCPTYPES
+                    if lists[mt]:
+                        break
+                if batch_free == MIGRATE_PCPTYPES:
+                    batch_free = count
+                lst = lists[mt]
+                t = min(count, batch_free, len(lst))
+                out.extend([lst.pop() for _ in range(t)])
+                out_mt.extend([mt] * t)
+                count -= t
+                batch_free -= t
+                c -= t
+        z.pcp_count = c
+        return np.array(out, dtype=np.intp), np.array(out_mt, dtype=np.uint8)
 
     @staticmethod
     def _pcp_drain_segments(

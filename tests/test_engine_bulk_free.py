@@ -92,7 +92,8 @@ def cases(draw):
     )
     mem = sim.k.mem
     owned = np.flatnonzero(np.isin(mem.kind, [K_ANON, K_FILE, K_UNMOVABLE, K_RECLAIMABLE]))
-    n = draw(st.one_of(st.just(len(owned)), st.integers(1, max(1, len(owned)))))
+    # all pages, a few dozen (the pcp loop), or any number (the vectorised pcp path)
+    n = draw(st.one_of(st.just(len(owned)), st.integers(1, 96), st.integers(1, max(1, len(owned)))))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     pfns = rng.permutation(owned)[:n]
     if draw(st.booleans()):
