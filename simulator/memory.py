@@ -409,6 +409,8 @@ class Memory:
         if not len(out):
             return
         self.kind[out] = K_FREE
+        if self.changed is not None:
+            self.changed.update(out.tolist())  # drained pcp pages show as free now
         z.nr_free_pages += len(out)
         if self.pending and self.pending[-1][0] != z.index:
             self.settle()  # one zone at a time keeps the replay simple

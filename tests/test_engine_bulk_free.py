@@ -120,6 +120,7 @@ def test_bulk_free_leaves_the_state_of_freeing_one_page_at_a_time(case, pcp_batc
     one, bulk = pickle.loads(pickle.dumps(mem)), pickle.loads(pickle.dumps(mem))
     for m in (one, bulk):
         m.kind[pfns] = K_ANON  # owned by nobody now: free_pages() takes it from here
+        m.changed = set()  # what the site repaints after a step
     for p in pfns.tolist():
         one.free_pages(p, 0)
     import simulator.memory as memory
@@ -130,7 +131,9 @@ def test_bulk_free_leaves_the_state_of_freeing_one_page_at_a_time(case, pcp_batc
         bulk.free_pages_bulk(pfns)
     finally:
         memory.BULK_FREE_MIN = saved
+    bulk.settle()
     assert state(bulk) == state(one)
+    assert bulk.changed == one.changed
 
 
 def test_bulk_free_of_a_compacted_region_merges_to_max_order() -> None:
