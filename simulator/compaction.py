@@ -292,6 +292,7 @@ class Compactor:
     def reset_isolation_suitable(self, z: Zone) -> None:
         """__reset_isolation_suitable()."""
         mem = self.mem
+        mem.settle()
         b0, b1 = z.start >> PAGEBLOCK_ORDER, (z.end - 1 >> PAGEBLOCK_ORDER) + 1
         if not self.v6:
             z.compact_blockskip_flush = False
@@ -416,6 +417,19 @@ class Compactor:
 
     def tick(self, cc: CompactControl) -> bool:
         """One half-iteration of the main loop. Returns True when compact_zone has ended."""
+        mem = self.mem
+        # A full compaction (compact_memory, order -1) reads buddy state only in the
+        # blocks its scanners visit, so it lets migrated pages' merges wait (see
+        # Memory.defer_frees); anything that reads lists or watermarks settles them first.
+        mem.defer_frees = cc.order < 0 and not cc.proactive
+        if mem.pending and not mem.defer_frees:
+            mem.settle()
+        try:
+            return self._tick(cc)
+        finally:
+            mem.defer_frees = False
+
+    def _tick(self, cc: CompactControl) -> bool:
         if cc.phase == "begin":
             if self.begin(cc) != COMPACT_CONTINUE:
                 return True
@@ -518,6 +532,7 @@ class Compactor:
 
     def end(self, cc: CompactControl) -> None:
         k, mem = self.k, self.mem
+        mem.settle()
         z = mem.zones[cc.zone]
         if cc.nr_freepages > 0 or cc.freepages or any(cc.freepages_618):
             high = self.release_freepages(cc)
@@ -594,6 +609,7 @@ class Compactor:
         bstart = max(pageblock_start(low_pfn), z.start)
         bend = pageblock_end(low_pfn)
         while bend <= cc.free_pfn:
+            mem.settle_around(max(low_pfn, bstart), bend)
             if self._migrate_source_block(cc, z, low_pfn, bstart, bend, fast_find_block):
                 if self.v6:
                     if self.isolate_migratepages_block(cc, low_pfn, bend):
@@ -759,6 +775,7 @@ class Compactor:
         """isolate_migratepages_block(). 4.8 returns the next pfn; 6.18 returns an error flag
         and leaves the position in cc.migrate_pfn."""
         k, mem = self.k, self.mem
+        mem.settle_around(low, end)
         z = mem.zones[cc.zone]
         start_pfn = low
         v6 = self.v6
@@ -1101,6 +1118,7 @@ class Compactor:
         stride = COMPACT_CLUSTER_MAX if (self.v6 and cc.mode == MIGRATE_ASYNC) else 1
         isolated_blocks: list[tuple[int, int]] = []
         while bstart >= low_pfn:
+            mem.settle_around(bstart, bend)
             if (
                 self.block_valid(z, bstart, bend)
                 and self._suitable_migration_target(cc, bstart)

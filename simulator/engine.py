@@ -157,6 +157,7 @@ class Simulation:
             if self._done:
                 break
             self._tick()
+        k.mem.settle()  # callers read lists and counters between steps
         changed = k.mem.changed
         if changed:
             pfns = np.fromiter(changed, dtype=np.uint32, count=len(changed))

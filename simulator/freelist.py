@@ -15,6 +15,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 
+import numpy as np
+
 from .constants import F_BUDDY
 
 
@@ -47,6 +49,24 @@ class FreeList:
             self.head = array("I")
             self.tail = array("I")
             self.tail_start = 0
+
+    def removed_n(self, n: int) -> None:
+        """removed() n times over."""
+        self.count -= n
+        if self.count == 0:
+            self.head = array("I")
+            self.tail = array("I")
+            self.tail_start = 0
+
+    def append_raw(self, pfns: np.ndarray, to_tail: bool) -> int:
+        """Push pfns (uint32) on the head or tail stack without setting their tokens;
+        returns the first one's index in that stack. The caller sets PageBuddy, aux and
+        the tokens (the slot: index << 1, | 1 on the tail stack)."""
+        stack = self.tail if to_tail else self.head
+        first = len(stack)
+        stack.frombytes(pfns.tobytes())
+        self.count += len(pfns)
+        return first
 
     def pop_front(self, flags, aux, token) -> int:
         """Take the first live entry off the list; -1 if empty. Caller clears PageBuddy."""
@@ -139,12 +159,24 @@ class FreeList:
             self._gc(flags, aux, token)
 
     def _gc(self, flags, aux, token) -> None:
-        live = list(self.walk(flags, aux, token))
+        """Rewrite the list as one tail stack of its live entries, in list order."""
+        flags, aux, token = np.asarray(flags), np.asarray(aux), np.asarray(token)
+        head = np.frombuffer(self.head, dtype=np.uint32)
+        tail = np.frombuffer(self.tail, dtype=np.uint32)
+        pfns = np.concatenate((head[::-1], tail[self.tail_start :])).astype(np.intp)
+        slots = np.concatenate(
+            (
+                np.arange(len(head) - 1, -1, -1, dtype=np.uint32) << 1,
+                (np.arange(self.tail_start, len(tail), dtype=np.uint32) << 1) | 1,
+            )
+        )
+        live = pfns[
+            ((flags[pfns] & F_BUDDY) != 0) & (aux[pfns] == self.code) & (token[pfns] == slots)
+        ]
         self.head = array("I")
-        self.tail = array("I", live)
+        self.tail = array("I", live.astype(np.uint32).tobytes())
         self.tail_start = 0
-        for i, pfn in enumerate(live):
-            token[pfn] = (i << 1) | 1
+        token[live] = (np.arange(len(live), dtype=np.uint32) << 1) | 1
 
     def to_state(self) -> tuple:
         return (self.code, self.count, self.head.tobytes(), self.tail.tobytes(), self.tail_start)

@@ -48,11 +48,12 @@ class History:
                 del col[:half]
             self.dropped += half
 
-    def extend(self, times: list[int], pfns: list[int], code: int, args: list[int]) -> None:
-        self.t.extend(times)
-        self.pfn.extend(pfns)
-        self.code.extend([code] * len(pfns))
-        self.arg.extend(args)
+    def extend(self, times, pfns, code: int, args) -> None:
+        """add() for each (time, pfn, arg) of equal-length sequences or numpy arrays."""
+        self.t.frombytes(np.asarray(times, dtype=np.int64).tobytes())
+        self.pfn.frombytes(np.asarray(pfns, dtype=np.uint32).tobytes())
+        self.code.frombytes(bytes([code]) * len(pfns))
+        self.arg.frombytes(np.asarray(args, dtype=np.int64).tobytes())
         if len(self.t) > self.keep:
             half = self.keep // 2
             for col in (self.t, self.pfn, self.code, self.arg):

@@ -395,10 +395,7 @@ class Kernel:
             mem.changed.update(pfns)
 
     def finish_lru_migrations(self, olds: list[int], news: list[int]) -> None:
-        """finish_migration() for LRU pages that all succeeded, copying state in bulk.
-
-        The old pages are still freed one by one, in order, because the pcp lists and
-        buddy merges depend on the order of frees."""
+        """finish_migration() for LRU pages that all succeeded, copying state in bulk."""
         mem = self.mem
         o = np.array(olds, dtype=np.intp)
         n = np.array(news, dtype=np.intp)
@@ -410,12 +407,10 @@ class Kernel:
         self.nr_isolated -= count
         t0 = self.time_ns
         self.time_ns += COST_COPY * count
-        self.history.extend([t0 + COST_COPY * (i + 1) for i in range(count)], olds, H_OUT, news)
-        free = mem.free_pages
-        for old in olds:
-            free(old, 0)
+        self.history.extend(t0 + COST_COPY * np.arange(1, count + 1, dtype=np.int64), o, H_OUT, n)
+        mem.free_pages_bulk(o)
         if mem.changed is not None:
-            mem.changed.update(news)
+            mem.changed.update(n.tolist())
 
     def isolate_movable_page(self, pfn: int) -> bool:
         """isolate_movable_page() / isolate_movable_ops_page(): never a blocking lock."""

@@ -33,6 +33,11 @@ from .constants import (
 )
 from .freelist import FreeList
 
+# below this many pages the page loop is as fast as the bulk path
+BULK_FREE_MIN = 8
+# up to this many pages the pcp lists take them in a Python loop
+PCP_LOOP_MAX = 96
+
 
 def list_code(order: int, mt: int) -> int:
     return order | (mt << 4)
@@ -78,6 +83,22 @@ class Zone:
         return sum(fl.count for fl in self.free_area[order])
 
 
+def _block_tree(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Index arithmetic over `rows` max-order blocks cut into blocks of every order, laid
+    out order by order (all order-0 blocks, then order 1, ...): where each order starts,
+    each entry's order, its parent's index (one past the end for max order: a sentinel),
+    and its first page counted from the first row."""
+    size = 1 << (MAX_ORDER - 1)
+    lens = [rows * size >> k for k in range(MAX_ORDER)]
+    offs = np.concatenate(([0], np.cumsum(lens))).astype(np.intp)
+    order = np.repeat(np.arange(MAX_ORDER, dtype=np.intp), lens)
+    local = np.arange(offs[-1], dtype=np.intp) - offs[order]
+    parent = np.where(
+        order < MAX_ORDER - 1, offs[np.minimum(order + 1, MAX_ORDER - 1)] + (local >> 1), offs[-1]
+    )
+    return offs, order, parent, local << order
+
+
 class Memory:
     """Page arrays plus zones. The buddy operations follow mm/page_alloc.c."""
 
@@ -100,6 +121,14 @@ class Memory:
                 // PAGEBLOCK_NR_PAGES
             ] = z.index
         self.changed: set[int] | None = None  # pfns whose display state may have changed
+        # Bulk frees during a full compaction hand their pages to the buddy allocator
+        # later, in one replay (settle()), since a replay costs the same for 100 pages as
+        # for 100,000. Until then the pages are K_FREE and counted in NR_FREE_PAGES but
+        # their merges are owed: whatever reads buddy flags or free lists settles first.
+        self.defer_frees = False
+        self.pending: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.pending_lo = 0
+        self.pending_hi = -1
         # 6.18 compaction_capture(): (zone index, order, request migratetype) while a direct
         # compaction runs; a freed block reaching exactly that order is handed to it
         self.capture: tuple[int, int, int] | None = None
@@ -119,6 +148,7 @@ class Memory:
         self.zob = memoryview(self.zone_of_block)
 
     def __getstate__(self) -> dict:
+        self.settle()
         d = self.__dict__.copy()
         for key in ("k", "f", "a", "t", "pbm", "zob"):
             d.pop(key)
@@ -148,22 +178,32 @@ class Memory:
                 self.changed.update(range(pfn, pfn + n))
 
     def is_buddy_head(self, pfn: int) -> bool:
+        if self.pending:
+            self.settle()
         return bool(self.f[pfn] & F_BUDDY)
 
     def buddy_order(self, pfn: int) -> int:
+        if self.pending:
+            self.settle()
         return self.a[pfn] & 0xF
 
     def buddy_mt(self, pfn: int) -> int:
+        if self.pending:
+            self.settle()
         return self.a[pfn] >> 4
 
     # -- free lists ----------------------------------------------------------
     def _add_to_list(self, z: Zone, pfn: int, order: int, mt: int, to_tail: bool) -> None:
+        if self.pending:
+            self.settle()
         self.f[pfn] = F_BUDDY
         self.a[pfn] = list_code(order, mt)
         z.free_area[order][mt].add(pfn, to_tail, self.t)
         z.nr_free_pages += 1 << order
 
     def _del_from_list(self, z: Zone, pfn: int) -> tuple[int, int]:
+        if self.pending:
+            self.settle()
         code = self.a[pfn]
         order, mt = code & 0xF, code >> 4
         self.f[pfn] = 0
@@ -172,9 +212,13 @@ class Memory:
         return order, mt
 
     def free_list(self, z: Zone, order: int, mt: int) -> list[int]:
+        if self.pending:
+            self.settle()
         return list(z.free_area[order][mt].walk(self.f, self.a, self.t))
 
     def list_empty(self, z: Zone, order: int, mt: int) -> bool:
+        if self.pending:
+            self.settle()
         return z.free_area[order][mt].count == 0
 
     # -- freeing (§3.2) ------------------------------------------------------
@@ -183,6 +227,8 @@ class Memory:
 
         The pages must already have kind K_FREE and no flags. Returns the head pfn.
         """
+        if self.pending:
+            self.settle()
         z = self.zones[self.zob[pfn >> PAGEBLOCK_ORDER]]
         f, a = self.f, self.a
         zstart, zend = z.start, z.end
@@ -328,6 +374,323 @@ class Memory:
         if z.pcp_count:
             self.free_pcppages_bulk(z, z.pcp_count)
 
+    # -- freeing many pages at once ----------------------------------------------------
+    def free_pages_bulk(self, pfns) -> None:
+        """free_pages(pfn, 0) for each pfn in turn, computed in bulk.
+
+        A compaction frees every migrated page through the pcp lists into the buddy
+        allocator; done page by page in Python that costs more than everything else. The
+        result here is the same, entry for entry on every free list: the pcp drains are
+        replayed per drain (a few integers each), and the buddy merges of the drained
+        pages from what order-0 frees into a fully merged allocator must produce (see
+        _replay_frees). Cases the replay does not model fall back to the page loop.
+        """
+        n = len(pfns)
+        if n < BULK_FREE_MIN or self.capture is not None:
+            for p in pfns:
+                self.free_pages(int(p), 0)
+            return
+        idx = np.asarray(pfns, dtype=np.intp)
+        blocks = idx >> PAGEBLOCK_ORDER
+        zi = self.zone_of_block[blocks]
+        z = self.zones[int(zi[0])]
+        mts = self.pb_mt[blocks]
+        if not z.pcp_enabled or (zi != zi[0]).any() or (mts >= MIGRATE_PCPTYPES).any():
+            for p in pfns:
+                self.free_pages(int(p), 0)
+            return
+        self.kind[idx] = K_PCP
+        self.flags[idx] = 0
+        self.aux[idx] = 0
+        self.token[idx] = 0
+        if self.changed is not None:
+            self.changed.update(idx.tolist())
+        out, out_mt = self._pcp_add_bulk(z, idx, mts)
+        if not len(out):
+            return
+        self.kind[out] = K_FREE
+        if self.changed is not None:
+            self.changed.update(out.tolist())  # drained pcp pages show as free now
+        z.nr_free_pages += len(out)
+        if self.pending and self.pending[-1][0] != z.index:
+            self.settle()  # one zone at a time keeps the replay simple
+        self.pending.append((z.index, out, out_mt))
+        lo, hi = int(out.min()), int(out.max())
+        if len(self.pending) == 1:
+            self.pending_lo, self.pending_hi = lo, hi
+        else:
+            self.pending_lo, self.pending_hi = min(lo, self.pending_lo), max(hi, self.pending_hi)
+        if not self.defer_frees:
+            self.settle()
+
+    def settle(self) -> None:
+        """Replay the owed buddy frees (see defer_frees)."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        z = self.zones[pending[0][0]]
+        if len(pending) == 1:
+            self._replay_frees(z, pending[0][1], pending[0][2])
+        else:
+            self._replay_frees(
+                z,
+                np.concatenate([p for _, p, _ in pending]),
+                np.concatenate([m for _, _, m in pending]),
+            )
+
+    def settle_around(self, low: int, end: int) -> None:
+        """Settle if the owed frees could change buddy flags, lists or pageblock types in
+        [low, end). A merge reaches into the range only as a block that covers one of its
+        edges, which needs free pages on both sides of that edge."""
+        if not self.pending:
+            return
+        lo, hi, k = self.pending_lo, self.pending_hi, self.k
+        if hi >= low and lo < end:
+            self.settle()
+        elif lo < low and low > 0 and k[low - 1] == K_FREE and k[low] == K_FREE:
+            self.settle()
+        elif hi >= end and end < self.npages and k[end - 1] == K_FREE and k[end] == K_FREE:
+            self.settle()
+
+    def _pcp_add_bulk(self, z: Zone, idx: np.ndarray, mts: np.ndarray):
+        """Put idx on the pcp lists in turn, draining as free_pages() would.
+
+        Returns the pages the drains hand to the buddy allocator, in order, and the
+        list each came from. A pcp list is a FIFO here (oldest first): pages go on the
+        head and drains take the tail."""
+        n = len(idx)
+        if n <= PCP_LOOP_MAX:
+            return self._pcp_add_loop(z, idx.tolist(), mts.tolist())
+        high, batch = z.pcp_high, z.pcp_batch
+        # When the drains happen and how much each takes depends on the counts alone.
+        moments: list[int] = []
+        sizes: list[int] = []
+        i = 0
+        c = z.pcp_count
+        while True:
+            step = max(high - c, 1)  # frees until the count reaches high
+            if i + step > n:
+                break
+            i += step
+            c += step
+            moments.append(i)
+            sizes.append(min(batch, c))
+            c -= sizes[-1]
+        z.pcp_count = c + n - i
+        lists = z.pcp_lists
+        new = [idx[mts == m] for m in range(MIGRATE_PCPTYPES)]
+        if not moments:
+            for m in range(MIGRATE_PCPTYPES):
+                lists[m].extendleft(new[m].tolist())
+            return idx[:0], mts[:0]
+        old_len = [len(lst) for lst in lists]
+        used = [m for m in range(MIGRATE_PCPTYPES) if old_len[m] or len(new[m])]
+        if len(used) == 1:
+            # one list: the drains take its oldest pages, in order
+            segments = [(used[0], 0, sum(sizes))]
+        else:
+            seen = np.cumsum(mts[:, None] == np.arange(MIGRATE_PCPTYPES, dtype=mts.dtype), axis=0)
+            seen_at = seen[np.array(moments) - 1].tolist()
+            segments = self._pcp_drain_segments(old_len, seen_at, sizes)
+        taken = [0] * MIGRATE_PCPTYPES
+        for m, _, b in segments:
+            taken[m] = max(taken[m], b)
+        fifo = []
+        for m in range(MIGRATE_PCPTYPES):
+            old = np.fromiter(reversed(lists[m]), dtype=np.intp, count=old_len[m])
+            fifo.append(np.concatenate((old, new[m])) if old_len[m] else new[m])
+            lists[m] = deque(fifo[m][: taken[m] - 1 if taken[m] else None : -1].tolist())
+        out = np.concatenate([fifo[m][a:b] for m, a, b in segments])
+        out_mt = np.repeat(
+            np.array([m for m, _, _ in segments], dtype=np.uint8),
+            [b - a for _, a, b in segments],
+        )
+        return out, out_mt
+
+    def _pcp_add_loop(self, z: Zone, pfns: list[int], mts: list[int]):
+        """_pcp_add_bulk() page by page: cheaper than numpy for a few dozen pages."""
+        lists = z.pcp_lists
+        high, batch = z.pcp_high, z.pcp_batch
+        c = z.pcp_count
+        out: list[int] = []
+        out_mt: list[int] = []
+        for pfn, m in zip(pfns, mts, strict=True):
+            lists[m].appendleft(pfn)
+            c += 1
+            if c < high:
+                continue
+            # free_pcppages_bulk(), as in the page loop
+            count = min(batch, c)
+            mt = 0
+            batch_free = 0
+            while count:
+                while True:
+                    batch_free += 1
+                    mt = (mt + 1) % MIGRATE_PCPTYPES
+                    if lists[mt]:
+                        break
+                if batch_free == MIGRATE_PCPTYPES:
+                    batch_free = count
+                lst = lists[mt]
+                t = min(count, batch_free, len(lst))
+                out.extend([lst.pop() for _ in range(t)])
+                out_mt.extend([mt] * t)
+                count -= t
+                batch_free -= t
+                c -= t
+        z.pcp_count = c
+        return np.array(out, dtype=np.intp), np.array(out_mt, dtype=np.uint8)
+
+    @staticmethod
+    def _pcp_drain_segments(
+        old_len: list[int], seen_at: list[list[int]], sizes: list[int]
+    ) -> list[tuple[int, int, int]]:
+        """free_pcppages_bulk() for each drain: round-robin from the list after 0, a
+        batch_free that grows over empty lists and carries over, oldest pages first.
+        Returns (list, first, end) ranges of each list's FIFO, in the order drained."""
+        segments: list[tuple[int, int, int]] = []
+        taken = [0] * MIGRATE_PCPTYPES
+        for seen, count in zip(seen_at, sizes, strict=True):
+            avail = [old_len[m] + seen[m] - taken[m] for m in range(MIGRATE_PCPTYPES)]
+            mt = 0
+            batch_free = 0
+            while count:
+                while True:
+                    batch_free += 1
+                    mt = (mt + 1) % MIGRATE_PCPTYPES
+                    if avail[mt]:
+                        break
+                if batch_free == MIGRATE_PCPTYPES:
+                    batch_free = count
+                t = min(count, batch_free, avail[mt])
+                if segments and segments[-1][0] == mt and segments[-1][2] == taken[mt]:
+                    segments[-1] = (mt, segments[-1][1], taken[mt] + t)
+                else:
+                    segments.append((mt, taken[mt], taken[mt] + t))
+                taken[mt] += t
+                avail[mt] -= t
+                count -= t
+                batch_free -= t
+        return segments
+
+    def _replay_frees(self, z: Zone, pfns: np.ndarray, mts: np.ndarray) -> None:
+        """free_one_page(pfns[j], 0, mts[j]) for j in turn, in bulk.
+
+        Frees only ever merge, so from a fully merged start the blocks at the end are the
+        largest aligned blocks (up to MAX_ORDER-1) whose pages are all free. Each new one
+        went on its list at the moment its last page arrived (time T), by the free of
+        that page, with that page's migratetype; at the tail if its parent's buddy was a
+        free block of order+1 by then ("merge likely"), else at the head. Blocks that were
+        free before and stayed whole keep their places. List order then follows: new
+        head entries newest first, the survivors, new tail entries oldest first.
+        Falls back to the page loop where the kernel would not merge freely (isolated or
+        other non-mergeable pageblock types near the frees, or a start that is not fully
+        merged).
+        """
+        m = len(pfns)
+        rows = np.sort(pfns >> (MAX_ORDER - 1))
+        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+        size = 1 << (MAX_ORDER - 1)
+        base = (rows << (MAX_ORDER - 1)).astype(np.intp)
+        pages = (base[:, None] + np.arange(size, dtype=np.intp)).ravel()
+        outside = (pages < z.start) | (pages >= z.end)
+        flags = self.flags[np.minimum(pages, self.npages - 1)]
+        flags[outside] = 0  # another zone's blocks, or past the end of memory
+        heads_local = np.flatnonzero(flags & F_BUDDY)
+        head_pfn = pages[heads_local]
+        codes = self.aux[head_pfn]
+        horder = (codes & 0xF).astype(np.intp)
+        hmt = codes >> 4
+        fallback = bool((hmt >= MIGRATE_PCPTYPES).any())
+        if not fallback and len(head_pfn):
+            low = horder < MAX_ORDER - 1
+            b = head_pfn[low] ^ (1 << horder[low])
+            inzone = (b >= z.start) & (b < z.end)
+            bb = b[inzone]
+            fallback = bool(
+                (
+                    ((self.flags[bb] & F_BUDDY) != 0)
+                    & ((self.aux[bb] & 0xF) == horder[low][inzone])
+                ).any()
+            )
+        if fallback:
+            # the caller already counted these pages in NR_FREE_PAGES
+            z.nr_free_pages -= m
+            for p, mt in zip(pfns.tolist(), mts.tolist(), strict=True):
+                self.free_one_page(p, 0, mt)
+            return
+        inf = np.int32(m + 1)
+        tm = np.full(len(pages), inf, dtype=np.int32)
+        if len(head_pfn):
+            lens = 1 << horder
+            starts = np.repeat(heads_local - np.cumsum(lens) + lens, lens)
+            tm[starts + np.arange(len(starts))] = 0
+        tm[outside] = inf
+        pos = np.searchsorted(rows, pfns >> (MAX_ORDER - 1)) * size + (pfns & (size - 1))
+        tm[pos] = np.arange(1, m + 1, dtype=np.int32)
+        # when each block of each order became wholly free, orders one after another
+        levels = [tm]
+        for _ in range(MAX_ORDER - 1):
+            t = levels[-1]
+            levels.append(np.maximum(t[0::2], t[1::2]))
+        levels.append(np.array([inf, inf], dtype=np.int32))  # the parent of max order
+        when_free = np.concatenate(levels)
+        full = when_free < inf
+        offs, order_of, parent, first = _block_tree(len(rows))
+        # old blocks merged into something bigger leave their lists
+        if len(head_pfn):
+            gone = full[offs[horder + 1] + (heads_local >> (horder + 1))]
+            gone &= horder < MAX_ORDER - 1
+            if gone.any():
+                self.flags[head_pfn[gone]] = 0
+                counts = np.bincount(codes[gone], minlength=256)
+                for code in np.flatnonzero(counts).tolist():
+                    z.free_area[code & 0xF][code >> 4].removed_n(int(counts[code]))
+        # the blocks on the lists at the end that were not there at the start
+        new = np.flatnonzero(full[: offs[-1]] & ~full[parent] & (when_free[: offs[-1]] > 0))
+        o = order_of[new]
+        when = when_free[new]
+        hp = pages[first[new]]
+        nmt = mts[when - 1]
+        # "merge likely": queued at the tail when the parent's buddy was already free
+        tail = (o < MAX_ORDER - 2) & (when_free[parent[new] ^ 1] < when)
+        if self.v6:
+            top = np.flatnonzero(o == MAX_ORDER - 1)
+            if len(top):
+                # the half freed earlier took the freeing page's type when they merged
+                b = new[top] - offs[MAX_ORDER - 1]
+                lo = offs[MAX_ORDER - 2] + 2 * b
+                q = lo + (when_free[lo] == when[top])  # the half without the last page
+                qt = when_free[q]
+                qpfn = pages[first[q]]
+                qmt = np.where(qt > 0, mts[np.maximum(qt, 1) - 1], self.aux[qpfn] >> 4)
+                diff = qmt != nmt[top]
+                self.pb_mt[qpfn[diff] >> PAGEBLOCK_ORDER] = nmt[top][diff]
+        code = o.astype(np.uint8) | (nmt << 4)
+        self.flags[hp] = F_BUDDY
+        self.aux[hp] = code
+        # each list takes its new entries in the order they arrived
+        lists = (code.astype(np.int64) << 1) | tail
+        srt = np.argsort(lists * (m + 2) + when)
+        lists, hp = lists[srt], hp[srt]
+        cuts = (np.flatnonzero(np.diff(lists)) + 1).tolist()
+        firsts = [0, *cuts]
+        hp32 = hp.astype(np.uint32)
+        slot0 = [
+            z.free_area[(c >> 1) & 0xF][c >> 5].append_raw(hp32[a:b], bool(c & 1))
+            for a, b, c in zip(firsts, [*cuts, len(lists)], lists[firsts].tolist(), strict=True)
+        ]
+        # each entry's slot on its list's stack, in the token as FreeList.add() sets it
+        group = np.zeros(len(hp), dtype=np.intp)
+        group[cuts] = 1
+        group = np.cumsum(group)
+        slot = (
+            np.asarray(slot0, dtype=np.int64)[group]
+            + np.arange(len(hp))
+            - np.asarray(firsts)[group]
+        )
+        self.token[hp] = (slot << 1) | (lists & 1)
+
     # -- allocation (§3.3, §3.4) ------------------------------------------------
     def expand(self, z: Zone, pfn: int, low: int, high: int, mt: int) -> None:
         """expand(): split, putting the upper half of each split on the free lists."""
@@ -338,6 +701,8 @@ class Memory:
             self._add_to_list(z, pfn + size, high, mt, False)
 
     def rmqueue_smallest(self, z: Zone, order: int, mt: int) -> int:
+        if self.pending:
+            self.settle()
         for o in range(order, MAX_ORDER):
             fl = z.free_area[o][mt]
             if fl.count:
@@ -356,6 +721,8 @@ class Memory:
         return False
 
     def find_suitable_fallback(self, z: Zone, order: int, mt: int, only_stealable: bool) -> int:
+        if self.pending:
+            self.settle()
         for fmt in FALLBACKS.get(mt, ()):
             if z.free_area[order][fmt].count == 0:
                 continue
@@ -367,6 +734,8 @@ class Memory:
 
     def move_freepages_block(self, z: Zone, pfn: int, new_mt: int) -> int:
         """Move the free blocks of pfn's pageblock to new_mt's lists; returns pages moved."""
+        if self.pending:
+            self.settle()
         start = max(pfn & ~(PAGEBLOCK_NR_PAGES - 1), z.start)
         end = min(start + PAGEBLOCK_NR_PAGES, z.end)
         moved = 0
@@ -385,6 +754,8 @@ class Memory:
 
     def rmqueue_fallback(self, z: Zone, order: int, start_mt: int) -> int:
         """4.8 __rmqueue_fallback(); 6.18 __rmqueue_claim() then __rmqueue_steal()."""
+        if self.pending:
+            self.settle()
         if self.v6:
             pfn = self._rmqueue_claim(z, order, start_mt)
             return pfn if pfn >= 0 else self._rmqueue_steal(z, order, start_mt)
@@ -472,6 +843,8 @@ class Memory:
         6.18 rmqueue_bulk() passes `mode` (its rmqm) through a pcp refill: once a page
         came from STEAL (3), the rest of the batch goes straight to STEAL; a CLAIM
         success goes back to NORMAL (0)."""
+        if self.pending:
+            self.settle()
         if mode is not None and self.v6 and mode[0] == 3:
             return self._rmqueue_steal(z, order, mt)
         pfn = self.rmqueue_smallest(z, order, mt)
@@ -494,6 +867,8 @@ class Memory:
             return False
         if order == 0:
             return True
+        if self.pending:
+            self.settle()
         for o in range(order, MAX_ORDER):
             area = z.free_area[o]
             for mt in range(MIGRATE_PCPTYPES):
@@ -503,6 +878,8 @@ class Memory:
 
     def isolate_free_page(self, pfn: int, order: int) -> int:
         """__isolate_free_page(): take a free block for compaction if the watermark allows."""
+        if self.pending:
+            self.settle()
         z = self.zone_of(pfn)
         mt = self.buddy_mt(pfn)
         if mt != MIGRATE_ISOLATE:
@@ -532,6 +909,8 @@ class Memory:
 
     # -- metrics (§4) ------------------------------------------------------------
     def contig_info(self, z: Zone, suitable_order: int) -> tuple[int, int, int]:
+        if self.pending:
+            self.settle()
         free_pages = total = suitable = 0
         for o in range(MAX_ORDER):
             n = z.nr_free(o)
