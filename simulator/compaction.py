@@ -1291,14 +1291,11 @@ class Compactor:
         if count:
             mem.flags[take] = 0
             z.nr_free_pages -= total
-            # one lazy removal per taken head, counted per (order, migratetype) list:
-            # removed() only lowers the count (and resets an emptied list)
+            # one lazy removal per taken head, counted per (order, migratetype) list
             fa = z.free_area
             per_list = np.bincount(codes[:count])
             for code in np.flatnonzero(per_list).tolist():
-                fl = fa[code & 0xF][code >> 4]
-                fl.count -= int(per_list[code]) - 1
-                fl.removed()
+                fa[code & 0xF][code >> 4].removed_n(int(per_list[code]))
             taken_orders = orders[:count]
             big = np.flatnonzero(taken_orders >= PAGEBLOCK_ORDER - 1)
             for pfn, order in zip(take[big].tolist(), taken_orders[big].tolist(), strict=True):
