@@ -440,17 +440,29 @@ class Memory:
 
     def settle_around(self, low: int, end: int) -> None:
         """Settle if the owed frees could change buddy flags, lists or pageblock types in
-        [low, end). A merge reaches into the range only as a block that covers one of its
-        edges, which needs free pages on both sides of that edge."""
+        [low, end). Owed merges stay on their side of an edge of the range unless they
+        make a free block that spans it (see _may_merge_across)."""
         if not self.pending:
             return
-        lo, hi, k = self.pending_lo, self.pending_hi, self.k
-        if hi >= low and lo < end:
+        lo, hi = self.pending_lo, self.pending_hi
+        if (
+            (hi >= low and lo < end)
+            or (lo < low and self._may_merge_across(low))
+            or (hi >= end and self._may_merge_across(end))
+        ):
             self.settle()
-        elif lo < low and low > 0 and k[low - 1] == K_FREE and k[low] == K_FREE:
-            self.settle()
-        elif hi >= end and end < self.npages and k[end - 1] == K_FREE and k[end] == K_FREE:
-            self.settle()
+
+    def _may_merge_across(self, edge: int) -> bool:
+        """Whether a free block could span pfn `edge`: the smallest aligned block holding
+        edge-1 and edge is no bigger than max order and all of it is free (K_FREE: in the
+        buddy allocator, or owed to it)."""
+        if edge <= 0 or edge >= self.npages:
+            return False
+        order = (edge ^ (edge - 1)).bit_length() - 1
+        if order >= MAX_ORDER:
+            return False
+        start = edge & ~((1 << order) - 1)
+        return bool((self.kind[start : start + (1 << order)] == K_FREE).all())
 
     def _pcp_add_bulk(self, z: Zone, idx: np.ndarray, mts: np.ndarray):
         """Put idx on the pcp lists in turn, draining as free_pages() would.
