@@ -83,6 +83,31 @@ class Zone:
         return sum(fl.count for fl in self.free_area[order])
 
 
+def pcp_drain_plan(avail: list[int], count: int) -> list[tuple[int, int]]:
+    """The order free_pcppages_bulk() takes `count` pages from pcp lists holding avail[mt]
+    pages: (list, how many from its tail) in turn. Round-robin from the list after 0;
+    batch_free grows by one per list looked at (empty ones too) and carries over, so
+    fuller lists give more; when only one list is left it gives all that remains."""
+    avail = list(avail)
+    plan: list[tuple[int, int]] = []
+    mt = 0
+    batch_free = 0
+    while count:
+        while True:
+            batch_free += 1
+            mt = (mt + 1) % MIGRATE_PCPTYPES
+            if avail[mt]:
+                break
+        if batch_free == MIGRATE_PCPTYPES:
+            batch_free = count
+        t = min(count, batch_free, avail[mt])
+        plan.append((mt, t))
+        avail[mt] -= t
+        count -= t
+        batch_free -= t
+    return plan
+
+
 def _block_tree(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Index arithmetic over `rows` max-order blocks cut into blocks of every order, laid
     out order by order (all order-0 blocks, then order 1, ...): where each order starts,
@@ -341,23 +366,13 @@ class Memory:
 
     def free_pcppages_bulk(self, z: Zone, count: int) -> None:
         """free_pcppages_bulk(): round-robin over the pcp lists, oldest (tail) pages first."""
-        mt = 0
-        batch_free = 0
         lists = z.pcp_lists
-        count = min(count, z.pcp_count)
-        while count:
-            while True:
-                batch_free += 1
-                mt = (mt + 1) % MIGRATE_PCPTYPES
-                if lists[mt]:
-                    break
-            if batch_free == MIGRATE_PCPTYPES:
-                batch_free = count
+        k = self.k
+        changed = self.changed
+        free_one_page = self.free_one_page
+        for mt, t in pcp_drain_plan([len(lst) for lst in lists], min(count, z.pcp_count)):
             lst = lists[mt]
-            k = self.k
-            changed = self.changed
-            free_one_page = self.free_one_page
-            while True:
+            for _ in range(t):
                 pfn = lst.pop()
                 z.pcp_count -= 1
                 k[pfn] = K_FREE
@@ -365,10 +380,6 @@ class Memory:
                     changed.add(pfn)
                 # the list a page sits on is its migratetype at free time (pcppage mt)
                 free_one_page(pfn, 0, mt)
-                count -= 1
-                batch_free -= 1
-                if not (count and batch_free and lst):
-                    break
 
     def drain_pcp(self, z: Zone) -> None:
         if z.pcp_count:
@@ -532,23 +543,10 @@ class Memory:
             if c < high:
                 continue
             # free_pcppages_bulk(), as in the page loop
-            count = min(batch, c)
-            mt = 0
-            batch_free = 0
-            while count:
-                while True:
-                    batch_free += 1
-                    mt = (mt + 1) % MIGRATE_PCPTYPES
-                    if lists[mt]:
-                        break
-                if batch_free == MIGRATE_PCPTYPES:
-                    batch_free = count
+            for mt, t in pcp_drain_plan([len(lst) for lst in lists], min(batch, c)):
                 lst = lists[mt]
-                t = min(count, batch_free, len(lst))
                 out.extend([lst.pop() for _ in range(t)])
                 out_mt.extend([mt] * t)
-                count -= t
-                batch_free -= t
                 c -= t
         z.pcp_count = c
         return np.array(out, dtype=np.intp), np.array(out_mt, dtype=np.uint8)
@@ -564,25 +562,12 @@ class Memory:
         taken = [0] * MIGRATE_PCPTYPES
         for seen, count in zip(seen_at, sizes, strict=True):
             avail = [old_len[m] + seen[m] - taken[m] for m in range(MIGRATE_PCPTYPES)]
-            mt = 0
-            batch_free = 0
-            while count:
-                while True:
-                    batch_free += 1
-                    mt = (mt + 1) % MIGRATE_PCPTYPES
-                    if avail[mt]:
-                        break
-                if batch_free == MIGRATE_PCPTYPES:
-                    batch_free = count
-                t = min(count, batch_free, avail[mt])
+            for mt, t in pcp_drain_plan(avail, count):
                 if segments and segments[-1][0] == mt and segments[-1][2] == taken[mt]:
                     segments[-1] = (mt, segments[-1][1], taken[mt] + t)
                 else:
                     segments.append((mt, taken[mt], taken[mt] + t))
                 taken[mt] += t
-                avail[mt] -= t
-                count -= t
-                batch_free -= t
         return segments
 
     def _replay_frees(self, z: Zone, pfns: np.ndarray, mts: np.ndarray) -> None:
