@@ -10,7 +10,7 @@ from simulator.constants import (
     MIGRATE_RECLAIMABLE,
     MIGRATE_UNMOVABLE,
 )
-from simulator.memory import setup_watermarks
+from simulator.memory import pcp_drain_plan, setup_watermarks
 from tests.engine_helpers import make_sim
 
 
@@ -202,3 +202,20 @@ def test_isolating_a_free_block_respects_the_order0_watermark():
         assert need > 0
         z.wmark_min = z.wmark_low = 256
         assert mem.isolate_free_page(1792, 8) == 0
+
+
+@pytest.mark.parametrize(
+    ("avail", "count", "plan"),
+    [
+        # §2.16 free_pcppages_bulk(): the first list looked at is 1 (++migratetype from 0);
+        # batch_free counts lists looked at, empty ones too, so after an empty list the
+        # next one gives two pages
+        ([5, 3, 0], 6, [(1, 1), (0, 2), (1, 1), (0, 2)]),
+        # the only non-empty list (batch_free reaches MIGRATE_PCPTYPES) gives all the rest
+        ([0, 4, 0], 3, [(1, 1), (1, 2)]),
+        # an emptied list leaves batch_free where it was: the leftover carries on
+        ([1, 5, 5], 8, [(1, 1), (2, 1), (0, 1), (1, 1), (2, 1), (1, 2), (2, 1)]),
+    ],
+)
+def test_pcp_drain_takes_the_lists_round_robin_from_movable(avail, count, plan):
+    assert pcp_drain_plan(avail, count) == plan
