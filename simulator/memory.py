@@ -469,7 +469,7 @@ class Memory:
         buddy allocator, or owed to it)."""
         if edge <= 0 or edge >= self.npages:
             return False
-        order = (edge ^ (edge - 1)).bit_length() - 1
+        order = (edge ^ (edge - 1)).bit_length()
         if order >= MAX_ORDER:
             return False
         start = edge & ~((1 << order) - 1)

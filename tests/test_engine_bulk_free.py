@@ -21,6 +21,7 @@ from simulator.constants import (
     F_BUDDY,
     K_ANON,
     K_FILE,
+    K_FREE,
     K_RECLAIMABLE,
     K_UNMOVABLE,
     MIGRATE_ISOLATE,
@@ -152,3 +153,22 @@ def test_bulk_free_keeps_invariants_after_a_compaction(profile: str) -> None:
     sim = build(profile, 8, 0.3, 0.8, "simple", 3, [{"at_ms": 0, "action": "compact_memory"}])
     assert check_invariants(sim) == []
     assert sim.counters()["pgmigrate_success"] > 500
+
+
+def test_owed_merges_reach_across_an_edge_only_through_a_wholly_free_block() -> None:
+    """A scanner read settles owed merges only when a free block could span the edge of
+    what it reads: the smallest aligned block holding both sides must be all free, and
+    no bigger than max order."""
+    mem = build("v6.18", 4, 0.3, 0.0, "off", 1, []).k.mem
+    mem.kind[:] = K_FREE
+    assert mem._may_merge_across(512)  # [0, 1024) is one order-10 block
+    assert not mem._may_merge_across(1024)  # would need order 11
+    mem.kind[3] = K_ANON
+    assert not mem._may_merge_across(512)
+    assert mem._may_merge_across(425)  # [424, 426)
+    mem.kind[424] = K_ANON
+    assert not mem._may_merge_across(425)
+    assert not mem._may_merge_across(428)  # [424, 432) holds 424
+    assert mem._may_merge_across(430)  # [428, 432)
+    mem.kind[431] = K_ANON
+    assert not mem._may_merge_across(430)
