@@ -33,8 +33,6 @@ from .constants import (
 )
 from .freelist import FreeList
 
-# below this many pages the page loop is as fast as the bulk path
-BULK_FREE_MIN = 8
 # up to this many pages the pcp lists take them in a Python loop
 PCP_LOOP_MAX = 96
 
@@ -396,8 +394,9 @@ class Memory:
         pages from what order-0 frees into a fully merged allocator must produce (see
         _replay_frees). Cases the replay does not model fall back to the page loop.
         """
-        n = len(pfns)
-        if n < BULK_FREE_MIN or self.capture is not None:
+        if not len(pfns):
+            return
+        if self.capture is not None:
             for p in pfns:
                 self.free_pages(int(p), 0)
             return

@@ -124,14 +124,7 @@ def test_bulk_free_leaves_the_state_of_freeing_one_page_at_a_time(case, pcp_batc
         m.changed = set()  # what the site repaints after a step
     for p in pfns.tolist():
         one.free_pages(p, 0)
-    import simulator.memory as memory
-
-    saved = memory.BULK_FREE_MIN
-    memory.BULK_FREE_MIN = 1
-    try:
-        bulk.free_pages_bulk(pfns)
-    finally:
-        memory.BULK_FREE_MIN = saved
+    bulk.free_pages_bulk(pfns)
     bulk.settle()
     assert state(bulk) == state(one)
     assert bulk.changed == one.changed
