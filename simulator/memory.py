@@ -439,14 +439,19 @@ class Memory:
             return
         pending, self.pending = self.pending, []
         z = self.zones[pending[0][0]]
-        if len(pending) == 1:
-            self._replay_frees(z, pending[0][1], pending[0][2])
-        else:
-            self._replay_frees(
-                z,
-                np.concatenate([p for _, p, _ in pending]),
-                np.concatenate([m for _, _, m in pending]),
-            )
+        # these frees happened before any capture that a direct compaction set up since
+        capture, self.capture = self.capture, None
+        try:
+            if len(pending) == 1:
+                self._replay_frees(z, pending[0][1], pending[0][2])
+            else:
+                self._replay_frees(
+                    z,
+                    np.concatenate([p for _, p, _ in pending]),
+                    np.concatenate([m for _, _, m in pending]),
+                )
+        finally:
+            self.capture = capture
 
     def settle_around(self, low: int, end: int) -> None:
         """Settle if the owed frees could change buddy flags, lists or pageblock types in
