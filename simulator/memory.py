@@ -35,6 +35,9 @@ from .freelist import FreeList
 
 # up to this many pages the pcp lists take them in a Python loop
 PCP_LOOP_MAX = 96
+# owed frees replayed at the latest when this many are waiting: a replay's temporaries
+# take ~100 bytes per page of the max-order blocks it covers
+PENDING_MAX = 1 << 16
 
 
 def list_code(order: int, mt: int) -> int:
@@ -152,6 +155,7 @@ class Memory:
         self.pending: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.pending_lo = 0
         self.pending_hi = -1
+        self.pending_count = 0
         # 6.18 compaction_capture(): (zone index, order, request migratetype) while a direct
         # compaction runs; a freed block reaching exactly that order is handed to it
         self.capture: tuple[int, int, int] | None = None
@@ -180,6 +184,10 @@ class Memory:
 
     def __setstate__(self, d: dict) -> None:
         d["zones"] = [_zone_from_state(s) for s in d["zones"]]
+        # snapshots from before owed frees existed (same engine version, same results)
+        defaults = {"defer_frees": False, "pending": [], "pending_lo": 0, "pending_hi": -1}
+        for key, value in {**defaults, "pending_count": 0}.items():
+            d.setdefault(key, value)
         self.__dict__.update(d)
         self._views()
 
@@ -430,7 +438,8 @@ class Memory:
             self.pending_lo, self.pending_hi = lo, hi
         else:
             self.pending_lo, self.pending_hi = min(lo, self.pending_lo), max(hi, self.pending_hi)
-        if not self.defer_frees:
+        self.pending_count += len(out)
+        if not self.defer_frees or self.pending_count > PENDING_MAX:
             self.settle()
 
     def settle(self) -> None:
@@ -438,6 +447,7 @@ class Memory:
         if not self.pending:
             return
         pending, self.pending = self.pending, []
+        self.pending_count = 0
         z = self.zones[pending[0][0]]
         # these frees happened before any capture that a direct compaction set up since
         capture, self.capture = self.capture, None
