@@ -109,22 +109,6 @@ def pcp_drain_plan(avail: list[int], count: int) -> list[tuple[int, int]]:
     return plan
 
 
-def _block_tree(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Index arithmetic over `rows` max-order blocks cut into blocks of every order, laid
-    out order by order (all order-0 blocks, then order 1, ...): where each order starts,
-    each entry's order, its parent's index (one past the end for max order: a sentinel),
-    and its first page counted from the first row."""
-    size = 1 << (MAX_ORDER - 1)
-    lens = [rows * size >> k for k in range(MAX_ORDER)]
-    offs = np.concatenate(([0], np.cumsum(lens))).astype(np.intp)
-    order = np.repeat(np.arange(MAX_ORDER, dtype=np.intp), lens)
-    local = np.arange(offs[-1], dtype=np.intp) - offs[order]
-    parent = np.where(
-        order < MAX_ORDER - 1, offs[np.minimum(order + 1, MAX_ORDER - 1)] + (local >> 1), offs[-1]
-    )
-    return offs, order, parent, local << order
-
-
 class Memory:
     """Page arrays plus zones. The buddy operations follow mm/page_alloc.c."""
 
@@ -647,33 +631,45 @@ class Memory:
         levels.append(np.array([inf, inf], dtype=np.int32))  # the parent of max order
         when_free = np.concatenate(levels)
         full = when_free < inf
-        offs, order_of, parent, first = _block_tree(len(rows))
+        # where each order starts in when_free; an entry's parent is offs[o + 1] + i // 2
+        offs = np.cumsum([0] + [len(t) for t in levels])
         # old blocks merged into something bigger leave their lists
         if len(head_pfn):
-            gone = full[offs[horder + 1] + (heads_local >> (horder + 1))]
-            gone &= horder < MAX_ORDER - 1
+            # (a max-order block has no parent; it cannot be in a row with frees anyway)
+            low_h = horder < MAX_ORDER - 1
+            parent_h = offs[np.minimum(horder + 1, MAX_ORDER - 1)] + (heads_local >> (horder + 1))
+            gone = low_h & full[np.where(low_h, parent_h, 0)]
             if gone.any():
                 self.flags[head_pfn[gone]] = 0
                 counts = np.bincount(codes[gone], minlength=256)
                 for code in np.flatnonzero(counts).tolist():
                     z.free_area[code & 0xF][code >> 4].removed_n(int(counts[code]))
-        # the blocks on the lists at the end that were not there at the start
-        new = np.flatnonzero(full[: offs[-1]] & ~full[parent] & (when_free[: offs[-1]] > 0))
-        o = order_of[new]
+        # the blocks on the lists at the end that were not there at the start: wholly free,
+        # parent not, and not free from the start
+        final = [
+            (levels[o] > 0) & (levels[o] < inf) & ~np.repeat(levels[o + 1] < inf, 2)
+            for o in range(MAX_ORDER - 1)
+        ]
+        final.append((levels[MAX_ORDER - 1] > 0) & (levels[MAX_ORDER - 1] < inf))
+        new = np.flatnonzero(np.concatenate(final))
+        o = np.searchsorted(offs, new, side="right") - 1
+        i = new - offs[o]  # index among the blocks of its order
         when = when_free[new]
-        hp = pages[first[new]]
+        hp = pages[i << o]
         nmt = mts[when - 1]
         # "merge likely": queued at the tail when the parent's buddy was already free
-        tail = (o < MAX_ORDER - 2) & (when_free[parent[new] ^ 1] < when)
+        low = o < MAX_ORDER - 2
+        buddy_of_parent = offs[np.minimum(o + 1, MAX_ORDER - 1)] + ((i >> 1) ^ 1)
+        tail = low & (when_free[np.where(low, buddy_of_parent, 0)] < when)
         if self.v6:
             top = np.flatnonzero(o == MAX_ORDER - 1)
             if len(top):
                 # the half freed earlier took the freeing page's type when they merged
-                b = new[top] - offs[MAX_ORDER - 1]
+                b = i[top]
                 lo = offs[MAX_ORDER - 2] + 2 * b
                 q = lo + (when_free[lo] == when[top])  # the half without the last page
                 qt = when_free[q]
-                qpfn = pages[first[q]]
+                qpfn = pages[(q - offs[MAX_ORDER - 2]) << (MAX_ORDER - 2)]
                 qmt = np.where(qt > 0, mts[np.maximum(qt, 1) - 1], self.aux[qpfn] >> 4)
                 diff = qmt != nmt[top]
                 self.pb_mt[qpfn[diff] >> PAGEBLOCK_ORDER] = nmt[top][diff]

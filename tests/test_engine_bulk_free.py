@@ -69,7 +69,7 @@ def state(mem: Memory) -> dict:
 @st.composite
 def cases(draw):
     profile = draw(st.sampled_from(["v4.8", "v6.18"]))
-    blocks = draw(st.integers(2, 6))
+    blocks = draw(st.integers(2, 12))
     events = []
     if draw(st.booleans()):
         events = [
