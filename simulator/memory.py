@@ -35,9 +35,9 @@ from .freelist import FreeList
 
 # up to this many pages the pcp lists take them in a Python loop
 PCP_LOOP_MAX = 96
-# owed frees replayed at the latest when this many are waiting: a replay's temporaries
-# take ~100 bytes per page of the max-order blocks it covers
-PENDING_MAX = 1 << 16
+# owed frees are replayed at the latest when this many are waiting: a replay's
+# temporaries take a few tens of bytes per page of the max-order blocks it covers
+PENDING_MAX = 1 << 14
 
 
 def list_code(order: int, mt: int) -> int:
