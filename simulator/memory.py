@@ -350,7 +350,17 @@ class Memory:
             z.pcp_lists[mt].appendleft(pfn)
             z.pcp_count += 1
             if z.pcp_count >= z.pcp_high:
-                self.free_pcppages_bulk(z, z.pcp_batch)
+                if self.defer_frees and self.capture is None:
+                    # a single free in a full compaction (e.g. a driver page): its drain
+                    # joins the owed merges rather than settling them first
+                    plan = pcp_drain_plan([len(lst) for lst in z.pcp_lists], z.pcp_batch)
+                    lists = z.pcp_lists
+                    out = [lists[m].pop() for m, t in plan for _ in range(t)]
+                    z.pcp_count -= len(out)
+                    mts = [m for m, t in plan for _ in range(t)]
+                    self._owe(z, np.array(out, dtype=np.intp), np.array(mts, dtype=np.uint8))
+                else:
+                    self.free_pcppages_bulk(z, z.pcp_batch)
             return
         self.free_one_page(pfn, order, mt)
 
@@ -408,8 +418,12 @@ class Memory:
         if self.changed is not None:
             self.changed.update(idx.tolist())
         out, out_mt = self._pcp_add_bulk(z, idx, mts)
-        if not len(out):
-            return
+        if len(out):
+            self._owe(z, out, out_mt)
+
+    def _owe(self, z: Zone, out: np.ndarray, out_mt: np.ndarray) -> None:
+        """Hand pages drained from the pcp lists to the buddy allocator: now, or as owed
+        merges while defer_frees is set."""
         self.kind[out] = K_FREE
         if self.changed is not None:
             self.changed.update(out.tolist())  # drained pcp pages show as free now
