@@ -170,11 +170,17 @@ def main(args) -> int:
                 print("  reference: tests/reference_compaction.py not found (run from a checkout)")
             else:
                 print(
-                    f"  per-page reference: {ref:.2f} s; engine is {ref / r['run_s']:.1f}x faster",
+                    f"  per-page reference: {ref:.2f} s; engine is {_ratio(ref, r['run_s'])}",
                     flush=True,
                 )
         gc.collect()
     return 0
+
+
+def _ratio(ref_s: float, engine_s: float) -> str:
+    if engine_s <= ref_s:
+        return f"{ref_s / engine_s:.1f}x faster"
+    return f"{engine_s / ref_s:.1f}x slower"
 
 
 def _reference(sc: Scenario, profile: str) -> float | None:
