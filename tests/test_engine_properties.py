@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from simulator import Scenario, Simulation
 from simulator.check import check_invariants, tokens
-from simulator.constants import F_ISOLATED, F_LRU, K_ANON, K_FILE, K_PCP, K_TARGET
+from simulator.constants import F_ISOLATED, F_LRU, K_ANON, K_FILE, K_FREE, K_PCP, K_TARGET
 from simulator.drivers import BUGGY_MODES, RULES
 
 PROFILES = ("v4.8", "v6.18")
@@ -370,6 +370,40 @@ def test_workloads_keep_state_consistent_and_counters_honest(profile: str, data)
     assert sim.k.violations == []
     assert_counters_match_trace(sim)
     assert_free_lists_sound(sim)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_step_sizes_reach_the_end_of_stepping_one_tick_at_a_time(profile: str, data) -> None:
+    """How a caller steps changes nothing but when owed buddy merges are replayed
+    (Memory.settle): random workloads stepped by random sizes end exactly like stepping by
+    one tick, with the same trace, counters, pages and free lists."""
+    raw = data.draw(scenarios(profile, workload=True))
+    seed = data.draw(st.integers(0, 2**16))
+    sizes = data.draw(st.lists(st.sampled_from([2, 7, 64, 500, 5000]), min_size=1, max_size=6))
+    one = Simulation(Scenario.from_dict(raw), seed=seed)
+    many = Simulation(Scenario.from_dict(raw), seed=seed)
+    while not one.done:
+        one.step(1)
+    i = 0
+    while not many.done:
+        many.step(sizes[i % len(sizes)])
+        i += 1
+    assert list(many.k.trace_lines) == list(one.k.trace_lines)
+    assert many.counters() == one.counters()
+    a, b = one.k.mem, many.k.mem
+    assert np.array_equal(a.kind, b.kind) and np.array_equal(a.flags, b.flags)
+    used = ~np.isin(a.kind, [K_PCP, K_TARGET, K_FREE])
+    assert np.array_equal(a.token[used], b.token[used])
+    assert np.array_equal(a.pb_mt, b.pb_mt)
+    for za, zb in zip(a.zones, b.zones, strict=True):
+        for o in range(len(za.free_area)):
+            for mt in range(len(za.free_area[o])):
+                assert a.free_list(za, o, mt) == b.free_list(zb, o, mt)
+        assert [list(x) for x in za.pcp_lists] == [list(x) for x in zb.pcp_lists]
+        assert za.nr_free_pages == zb.nr_free_pages
+    assert check_invariants(many) == []
 
 
 # -- buggy drivers ------------------------------------------------------------------------------
