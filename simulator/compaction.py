@@ -775,7 +775,6 @@ class Compactor:
         """isolate_migratepages_block(). 4.8 returns the next pfn; 6.18 returns an error flag
         and leaves the position in cc.migrate_pfn."""
         k, mem = self.k, self.mem
-        mem.settle_around(low, end)
         z = mem.zones[cc.zone]
         start_pfn = low
         v6 = self.v6
@@ -1291,11 +1290,7 @@ class Compactor:
         if count:
             mem.flags[take] = 0
             z.nr_free_pages -= total
-            # one lazy removal per taken head, counted per (order, migratetype) list
-            fa = z.free_area
-            per_list = np.bincount(codes[:count])
-            for code in np.flatnonzero(per_list).tolist():
-                fa[code & 0xF][code >> 4].removed_n(int(per_list[code]))
+            mem.unlist_heads(z, codes[:count])
             taken_orders = orders[:count]
             big = np.flatnonzero(taken_orders >= PAGEBLOCK_ORDER - 1)
             for pfn, order in zip(take[big].tolist(), taken_orders[big].tolist(), strict=True):

@@ -226,6 +226,13 @@ class Memory:
         z.nr_free_pages -= 1 << order
         return order, mt
 
+    def unlist_heads(self, z: Zone, codes: np.ndarray) -> None:
+        """The lazy list removals of free heads whose PageBuddy the caller has cleared,
+        given their aux codes (order | migratetype << 4): counted per list at once."""
+        per_list = np.bincount(codes, minlength=256)
+        for code in np.flatnonzero(per_list).tolist():
+            z.free_area[code & 0xF][code >> 4].removed_n(int(per_list[code]))
+
     def free_list(self, z: Zone, order: int, mt: int) -> list[int]:
         if self.pending:
             self.settle()
@@ -345,22 +352,19 @@ class Memory:
         z = self.zones[self.zob[pfn >> PAGEBLOCK_ORDER]]
         mt = self.pbm[pfn >> PAGEBLOCK_ORDER]
         if order == 0 and use_pcp and z.pcp_enabled and mt < MIGRATE_PCPTYPES:
-            # free_hot_cold_page(): hot pages go on the head of the pcp list
             self.k[pfn] = K_PCP
+            if self.defer_frees and self.capture is None:
+                # a single free in a full compaction (e.g. a driver page): a drain joins
+                # the owed merges rather than settling them first
+                out, out_mt = self._pcp_add_loop(z, [pfn], [mt])
+                if len(out):
+                    self._owe(z, out, out_mt)
+                return
+            # free_hot_cold_page(): hot pages go on the head of the pcp list
             z.pcp_lists[mt].appendleft(pfn)
             z.pcp_count += 1
             if z.pcp_count >= z.pcp_high:
-                if self.defer_frees and self.capture is None:
-                    # a single free in a full compaction (e.g. a driver page): its drain
-                    # joins the owed merges rather than settling them first
-                    plan = pcp_drain_plan([len(lst) for lst in z.pcp_lists], z.pcp_batch)
-                    lists = z.pcp_lists
-                    out = [lists[m].pop() for m, t in plan for _ in range(t)]
-                    z.pcp_count -= len(out)
-                    mts = [m for m, t in plan for _ in range(t)]
-                    self._owe(z, np.array(out, dtype=np.intp), np.array(mts, dtype=np.uint8))
-                else:
-                    self.free_pcppages_bulk(z, z.pcp_batch)
+                self.free_pcppages_bulk(z, z.pcp_batch)
             return
         self.free_one_page(pfn, order, mt)
 
@@ -655,9 +659,7 @@ class Memory:
             gone = low_h & full[np.where(low_h, parent_h, 0)]
             if gone.any():
                 self.flags[head_pfn[gone]] = 0
-                counts = np.bincount(codes[gone], minlength=256)
-                for code in np.flatnonzero(counts).tolist():
-                    z.free_area[code & 0xF][code >> 4].removed_n(int(counts[code]))
+                self.unlist_heads(z, codes[gone])
         # the blocks on the lists at the end that were not there at the start: wholly free,
         # parent not, and not free from the start
         final = [
