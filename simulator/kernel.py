@@ -99,7 +99,36 @@ MT_OF_KIND = {
 }
 
 
+def _trace_line(ts: int, head: str, event: str, text: str) -> str:
+    return f"{head}{ts // 1_000_000_000:5d}.{(ts // 1000) % 1_000_000:06d}: {event}: {text}"
+
+
+class TraceLog(deque):
+    """The trace ring of formatted lines. Lines traced while nobody takes the step's
+    events (Simulation.run()) are kept as their parts, (time_ns, head, event, fmt, args),
+    and formatted when read: formatting is most of what tracing costs."""
+
+    def __iter__(self):
+        for e in deque.__iter__(self):
+            yield e if type(e) is str else _format_entry(e)
+
+    def __getitem__(self, i):
+        e = deque.__getitem__(self, i)
+        return e if type(e) is str else _format_entry(e)
+
+    def __reduce__(self):
+        return (type(self), (list(self), self.maxlen))
+
+
+def _format_entry(e: tuple) -> str:
+    ts, head, event, fmt, args = e
+    return _trace_line(ts, head, event, fmt if args is None else fmt % args)
+
+
 class Kernel:
+    # StepResult.events is built only while someone takes it: run() turns it off
+    keep_events = True
+
     def __init__(self, data: dict, seed: int, profile: str) -> None:
         self.profile = profile
         self.v6 = profile != "v4.8"
@@ -114,7 +143,7 @@ class Kernel:
         self.mem.trace_hook = self.trace
         self.time_ns = 0
         self.vmstat = dict.fromkeys(VMSTAT_618 if self.v6 else VMSTAT_48, 0)
-        self.trace_lines: deque[str] = deque(maxlen=TRACE_KEEP)
+        self.trace_lines = TraceLog(maxlen=TRACE_KEEP)
         self.new_events: list[dict] = []
         self.history = History()
         self.violations: list[dict] = []
@@ -338,9 +367,31 @@ class Kernel:
 
     def trace(self, event: str, text: str) -> None:
         ts = self.time_ns
-        line = f"{self.comm:>16s}-{self._pid():<5d} [000] .... {ts // 1_000_000_000:5d}.{(ts // 1000) % 1_000_000:06d}: {event}: {text}"
+        head = self._head()
+        if not self.keep_events:
+            self.trace_lines.append((ts, head, event, text, None))
+            return
+        line = _trace_line(ts, head, event, text)
         self.trace_lines.append(line)
         self.new_events.append({"event": event, "text": text, "time_ns": ts, "line": line})
+
+    def trace_many(self, lines: list[tuple[int, str, str, tuple | None]]) -> None:
+        """trace() for each (time_ns, event, fmt, args), traced at its time with the text
+        fmt % args (fmt itself if args is None)."""
+        head = self._head()
+        if not self.keep_events:
+            self.trace_lines.extend([(ts, head, ev, fmt, args) for ts, ev, fmt, args in lines])
+            return
+        out = self.trace_lines
+        events = self.new_events
+        for ts, event, fmt, args in lines:
+            text = fmt if args is None else fmt % args
+            line = _trace_line(ts, head, event, text)
+            out.append(line)
+            events.append({"event": event, "text": text, "time_ns": ts, "line": line})
+
+    def _head(self) -> str:
+        return f"{self.comm:>16s}-{self._pid():<5d} [000] .... "
 
     def _pid(self) -> int:
         return {"kcompactd0": 35, "sh": 1200}.get(self.comm, 4242)
