@@ -204,7 +204,7 @@ class _FreeScanner:
         """One isolate_freepages() call that must isolate `need` pages, or None if it would
         go below `floor`, take more than `limit` pages in all, or meet a block it cannot
         model. Returns the visited blocks as (bstart, start, stop, nr_scanned, nr_taken,
-        finished); appends the taken heads to `out` as index ranges or arrays into
+        finished); appends the taken heads to `out` as ranges of indexes into
         self.pfn_np."""
         visited = []
         pos = self.pos
@@ -235,12 +235,15 @@ class _FreeScanner:
                     scanned = stop - pos
                 else:
                     idx, stop, scanned, got = self._stride_walk(lo, hi, pos, bend, stride, need)
-                if len(idx) and self.retype[idx[-1] + 1] - self.retype[idx[0]]:
+                if idx and self.retype[idx[-1] + 1] - self.retype[idx[0]]:
                     return None
                 self.taken += got
                 if self.taken > limit:
                     return None
-                out.append(idx)
+                if type(idx) is range:
+                    out.append(idx)
+                else:
+                    out.extend(range(i, i + 1) for i in idx)
                 finished = stop == bend
                 visited.append((bstart, pos, stop, scanned, got, finished))
                 need -= got
@@ -261,7 +264,7 @@ class _FreeScanner:
 
     def _stride_walk(
         self, lo: int, hi: int, pos: int, end: int, stride: int, need: int
-    ) -> tuple[np.ndarray, int, int, int]:
+    ) -> tuple[list[int], int, int, int]:
         """isolate_freepages_block() stepping `stride` pfns past anything that is not a
         free block head. Returns (indexes of the heads taken, stop pfn, nr_scanned, pages
         taken)."""
@@ -282,7 +285,7 @@ class _FreeScanner:
                 pos += size
                 break
             pos += size - 1 + stride
-        return np.array(taken, dtype=np.int64), min(pos, end), scanned, got
+        return taken, min(pos, end), scanned, got
 
 
 def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: int | None) -> int:
@@ -357,7 +360,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     olds: list[np.ndarray] = []  # per batch: sources, in list order (newest first)
     copy_t0: list[int] = []  # per batch: the time its copies start
     free_visits: list[tuple] = []
-    taken: list[np.ndarray] = []  # heads the free scanner took, as indexes into free.pfn_np
+    taken: list[list[range]] = []  # per free-scanner run: its heads, indexes into free.pfn_np
     mig_skip: list[int] = []  # pageblocks whose skip bit the migrate scanner sets
     cached_migrate = 0
     last_migrated = cc.last_migrated_pfn
@@ -432,13 +435,10 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
                     b_free_scanned += vscanned
                     b_isolated += vtaken
                 free_visits.extend(visits)
-                idx = np.concatenate(
-                    [np.arange(x.start, x.stop) if isinstance(x, range) else x for x in ep]
-                )
-                taken.append(idx)
-                b_avail = sum(v[4] for v in visits)
+                taken.append(ep)
+                b_avail = sum([v[4] for v in visits])
                 b_sp = 0
-                b_seg = idx
+                b_seg = ep
             if not ok:
                 break
             olds.append(lru_pfns[i0:i1][::-1])
@@ -492,14 +492,23 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     return ticks
 
 
-def _targets(cc: CompactControl, free: _FreeScanner, taken: list[np.ndarray], n: int):
+def _flat(runs: list[list[range]]) -> tuple[np.ndarray, np.ndarray]:
+    """The indexes in the runs' ranges, in order, and the run each belongs to."""
+    starts = np.array([r.start for ranges in runs for r in ranges], dtype=np.int64)
+    lens = np.array([len(r) for ranges in runs for r in ranges], dtype=np.int64)
+    run_of = np.repeat(np.arange(len(runs)), [len(ranges) for ranges in runs])
+    first = np.cumsum(lens) - lens
+    idx = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
+    return idx, np.repeat(run_of, lens)
+
+
+def _targets(cc: CompactControl, free: _FreeScanner, taken: list[list[range]], n: int):
     """The first n pfns compaction_alloc() hands out: what cc->freepages[] held, then the
     blocks of each free-scanner run in turn, each run list by list from order 0 up, each
     list in isolation order, each block in ascending pfn order."""
     parts = [_handout(cc.freepages_618)] if cc.nr_freepages else []
     if taken:
-        idx = np.concatenate(taken)
-        run = np.repeat(np.arange(len(taken)), [len(x) for x in taken])
+        idx, run = _flat(taken)
         orders = free.order_np[idx]
         by_run_order = np.lexsort((orders, run))  # stable: isolation order within a list
         sizes = np.left_shift(1, orders[by_run_order])
@@ -514,7 +523,7 @@ def _apply_free(c: Compactor, cc: CompactControl, z, free: _FreeScanner, visits,
     bits and the cached free pfn, and cc->freepages[] as the hand-outs left it."""
     mem = c.mem
     if taken:
-        idx = np.concatenate(taken)
+        idx = _flat(taken)[0]
         heads = free.pfn_np[idx]
         sizes = np.left_shift(1, free.order_np[idx])
         codes = mem.aux[heads]
@@ -538,9 +547,10 @@ def _apply_free(c: Compactor, cc: CompactControl, z, free: _FreeScanner, visits,
         fl = cc.freepages_618
         for q in fl:
             q.clear()
-        for p, o in zip(free.pfn_np[seg].tolist(), free.order_np[seg].tolist(), strict=True):
+        idx = _flat([seg])[0]
+        for p, o in zip(free.pfn_np[idx].tolist(), free.order_np[idx].tolist(), strict=True):
             fl[o].append(p)
-        cc.nr_freepages = int(np.left_shift(1, free.order_np[seg]).sum())
+        cc.nr_freepages = int(np.left_shift(1, free.order_np[idx]).sum())
     if sp:
         # the same hand-outs again, through compaction_alloc_many(): it leaves the lists
         # (split remainders included) exactly as single compaction_alloc() calls would

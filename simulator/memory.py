@@ -506,10 +506,20 @@ class Memory:
         sizes: list[int] = []
         i = 0
         c = z.pcp_count
+        last_c = -1
         while True:
             step = max(high - c, 1)  # frees until the count reaches high
             if i + step > n:
                 break
+            if c == last_c:
+                # the count is back where the last drain left it: every further drain
+                # comes `step` frees later and takes as much
+                k = (n - i) // step
+                moments.extend(range(i + step, i + step * k + 1, step))
+                sizes.extend([sizes[-1]] * k)
+                i += step * k
+                break
+            last_c = c
             i += step
             c += step
             moments.append(i)
