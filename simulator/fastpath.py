@@ -23,7 +23,6 @@ runs whenever the isolated free pages run out, exactly as isolate_freepages() wo
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -125,12 +124,19 @@ class _FreeScanner:
         self.lowest = self.next_prep  # lowest pageblock start an episode visited
         self.taken = 0
         self.chunk = 8
-        self.pfn: list[int] = []  # heads of suitable blocks, in scan order
-        self.order: list[int] = []
-        self.cum = [0]  # pages in the heads before each index
-        self.retype = [0]  # heads of RETYPE_ORDER or more before each index
+        # the heads of suitable blocks in scan order: pfn, order, the pages and the heads
+        # of RETYPE_ORDER or more before each index, the index in self.blocks
         self.pfn_np = np.zeros(0, dtype=np.int64)
         self.order_np = np.zeros(0, dtype=np.int64)
+        self.cum = np.zeros(1, dtype=np.int64)
+        self.retype = np.zeros(1, dtype=np.int64)
+        self.hblk = np.zeros(0, dtype=np.int64)
+        self.g = 0  # next head in scan order not taken or passed
+        self.empty = [0]  # suitable blocks without free blocks before each block index
+        self.bad = [0]  # blocks the fast path cannot model before each block index
+        self._prepare()
+        # a run that stepped by a stride may have passed free blocks below pos
+        self.g = self._first_at_or_after(0, self.pos)
 
     def _prepare(self) -> None:
         mem, z = self.mem, self.z
@@ -178,16 +184,20 @@ class _FreeScanner:
         at = np.empty(len(heads), dtype=np.int64)
         at[lo[nb - 1 - blk] + np.arange(len(heads)) - first_asc[blk]] = np.arange(len(heads))
         heads, orders = heads[at], orders[at]
-        lo += len(self.pfn)
+        lo += len(self.pfn_np)
         hi = lo + per_blk
-        self.pfn.extend(heads.tolist())
-        self.order.extend(orders.tolist())
-        last = self.cum[-1]
-        self.cum.extend((last + np.cumsum(np.left_shift(1, orders))).tolist())
-        last = self.retype[-1]
-        self.retype.extend((last + np.cumsum(orders >= RETYPE_ORDER)).tolist())
         self.pfn_np = np.concatenate((self.pfn_np, heads))
         self.order_np = np.concatenate((self.order_np, orders))
+        self.cum = np.concatenate((self.cum, self.cum[-1] + np.cumsum(np.left_shift(1, orders))))
+        self.retype = np.concatenate(
+            (self.retype, self.retype[-1] + np.cumsum(orders >= RETYPE_ORDER))
+        )
+        base = len(self.blocks)
+        self.hblk = np.concatenate((self.hblk, np.repeat(np.arange(base, base + nb), per_blk)))
+        last = self.empty[-1]
+        self.empty.extend((last + np.cumsum(suitable & (per_blk == 0))).tolist())
+        last = self.bad[-1]
+        self.bad.extend((last + np.cumsum(bad)).tolist())
         self.blocks.extend(
             zip(
                 bstarts.tolist(),
@@ -200,6 +210,60 @@ class _FreeScanner:
             )
         )
 
+    def _first_at_or_after(self, bi: int, pos: int) -> int:
+        """The index of block bi's first head at or after pfn pos."""
+        lo, hi = self.blocks[bi][4], self.blocks[bi][5]
+        return lo + int(self.pfn_np[lo:hi].searchsorted(pos))
+
+    def run(self, need: int, floor: int, limit: int) -> tuple | None:
+        """One isolate_freepages() call that must isolate `need` pages, or None if it would
+        go below `floor`, take more than `limit` pages in all, or meet a block it cannot
+        model. Returns ("s", first block, start pfn, first head, last block, end head,
+        stop pfn, pages) when it took a run of heads in scan order (it visited every
+        suitable block from the first to the last), or ("x", visits, head ranges, pages)."""
+        pos, bi, g = self.pos, self.bi, self.g
+        target = int(self.cum[g]) + need
+        while self.cum[-1] < target:
+            if self.next_prep < max(self.z.start, floor):
+                return None
+            self._prepare()
+        cum = self.cum
+        g1 = int(cum.searchsorted(target))  # the heads taken: g to g1 - 1
+        be = int(self.hblk[g1 - 1])
+        blocks = self.blocks
+        if (blocks[bi][2] and g >= blocks[bi][5]) or (
+            be > bi + 1 and self.empty[be] - self.empty[bi + 1]
+        ):
+            # a block visited that gives nothing doubles the stride for the next one
+            return self._explicit(need, floor, limit)
+        if self.bad[be + 1] - self.bad[bi] or self.retype[g1] != self.retype[g]:
+            return None
+        bstart, bend = blocks[be][0], blocks[be][1]
+        got = int(cum[g1] - cum[g])
+        if bstart < floor or self.taken + got > limit:
+            return None
+        self.taken += got
+        stop = int(self.pfn_np[g1 - 1]) + (1 << int(self.order_np[g1 - 1]))
+        if stop == bend:
+            self.pos, self.bi = bstart - PAGEBLOCK_NR_PAGES, be + 1
+        else:
+            self.pos, self.bi = stop, be
+        self.g = g1
+        self.lowest = min(self.lowest, bstart)
+        return ("s", bi, pos, g, be, g1, stop, got)
+
+    def _explicit(self, need: int, floor: int, limit: int) -> tuple | None:
+        """run() block by block, for a run whose stride changes on the way."""
+        out: list[range] = []
+        visits = self.episode(need, floor, limit, out)
+        if visits is None:
+            return None
+        if self.bi < len(self.blocks):
+            self.g = self._first_at_or_after(self.bi, self.pos)
+        else:
+            self.g = len(self.pfn_np)
+        return ("x", visits, out, sum([v[4] for v in visits]))
+
     def episode(self, need: int, floor: int, limit: int, out: list) -> list | None:
         """One isolate_freepages() call that must isolate `need` pages, or None if it would
         go below `floor`, take more than `limit` pages in all, or meet a block it cannot
@@ -210,7 +274,7 @@ class _FreeScanner:
         pos = self.pos
         bi = self.bi
         stride = 1  # MIGRATE_SYNC
-        pfn, cum = self.pfn, self.cum
+        cum = self.cum
         while True:
             while bi >= len(self.blocks):
                 if self.next_prep < self.z.start:
@@ -223,19 +287,20 @@ class _FreeScanner:
                 if bad:
                     return None
                 if stride == 1:
-                    i0 = bisect_left(pfn, pos, lo, hi)
+                    cum = self.cum
+                    i0 = self._first_at_or_after(bi, pos)
                     if cum[hi] - cum[i0] < need:
                         i1 = hi
                         stop = bend
                     else:
-                        i1 = bisect_left(cum, cum[i0] + need, i0, hi + 1)  # first reaching need
-                        stop = pfn[i1 - 1] + (1 << self.order[i1 - 1])
-                    got = cum[i1] - cum[i0]
+                        i1 = int(cum.searchsorted(cum[i0] + need))  # first reaching need
+                        stop = int(self.pfn_np[i1 - 1]) + (1 << int(self.order_np[i1 - 1]))
+                    got = int(cum[i1] - cum[i0])
                     idx = range(i0, i1)
                     scanned = stop - pos
                 else:
                     idx, stop, scanned, got = self._stride_walk(lo, hi, pos, bend, stride, need)
-                if idx and self.retype[idx[-1] + 1] - self.retype[idx[0]]:
+                if idx and self.retype[idx[-1] + 1] != self.retype[idx[0]]:
                     return None
                 self.taken += got
                 if self.taken > limit:
@@ -268,7 +333,7 @@ class _FreeScanner:
         """isolate_freepages_block() stepping `stride` pfns past anything that is not a
         free block head. Returns (indexes of the heads taken, stop pfn, nr_scanned, pages
         taken)."""
-        at = {self.pfn[i]: i for i in range(lo, hi)}
+        at = {p: i for i, p in enumerate(self.pfn_np[lo:hi].tolist(), lo)}
         taken: list[int] = []
         scanned = got = 0
         while pos < end:
@@ -277,7 +342,7 @@ class _FreeScanner:
             if i is None:
                 pos += stride
                 continue
-            size = 1 << self.order[i]
+            size = 1 << int(self.order_np[i])
             scanned += size - 1
             got += size
             taken.append(i)
@@ -299,7 +364,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     p0 = cc.migrate_pfn
     room = ((cc.free_pfn & ~(PAGEBLOCK_NR_PAGES - 1)) - MARGIN - p0) // PAGEBLOCK_NR_PAGES
     # a pageblock takes 1 to 4 ticks, mostly 2 to 4
-    nblocks = min(max_ticks // 2 + 1, room, (z.end - p0) // PAGEBLOCK_NR_PAGES)
+    nblocks = min(max_ticks // 3 + 1, room, (z.end - p0) // PAGEBLOCK_NR_PAGES)
     if nblocks < 1:
         return 0
     # Pages freed during the run drain the pcp lists into the buddy allocator, and those
@@ -310,6 +375,166 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
         return 0
     if mem.pending and mem.pending_hi >= calm:
         mem.settle()
+    plan = _migrate_plan(c, cc, p0, nblocks)
+    if plan is None:
+        return 0
+    blocks, lru_pfns = plan
+
+    # 1. the free scanner: one run wherever a migrate tick runs out of isolated pages
+    free = _FreeScanner(c, cc, z)
+    limit = z.nr_free_pages - z.wmark_min - (2 << RETYPE_ORDER)
+    avail, sp = cc.nr_freepages, 0  # pages of the current supply, and handed out of it
+    runs: list[tuple] = []
+    after: list[tuple] = []  # per run: the free scanner's (pos, lowest) after it
+    batch_run: list[int] = []  # per migrate tick: the run it made, or -1
+    supply: list[tuple[int, int]] = []  # per migrate tick: (run supplying last, sp) after it
+    nb_ok = 0  # pageblocks whose every free-scanner run fits
+    seg = -1
+    ticks = 0
+    for bstart, _kind, batches in blocks:
+        floor = bstart + PAGEBLOCK_NR_PAGES + MARGIN
+        ticks += sum([2 if i1 > i0 else 1 for _lo, _hi, i0, i1 in batches])
+        ok = free.lowest >= floor and ticks <= max_ticks
+        nbatch = len(batch_run)
+        for _lo, _hi, i0, i1 in batches:
+            m = i1 - i0
+            if not m or not ok:
+                continue
+            if avail - sp >= m:
+                sp += m
+                batch_run.append(-1)
+            else:
+                r = free.run(m - (avail - sp), floor, limit)
+                if r is None:
+                    ok = False
+                    break
+                runs.append(r)
+                after.append((free.pos, free.bi, free.lowest))
+                seg = len(runs) - 1
+                avail, sp = r[-1], m - (avail - sp)
+                batch_run.append(seg)
+            supply.append((seg, sp))
+        if not ok:
+            del batch_run[nbatch:], supply[nbatch:]
+            break
+        nb_ok += 1
+    if not nb_ok:
+        return 0
+    visits = _visits(free, runs)
+
+    # 2. the ticks in order: time, trace lines, and where the tick budget or a due
+    # timeline event ends the run
+    zone_line = f"node=0 zone={z.name:<8s} order=-1 ret={status_name(COMPACT_CONTINUE, k.profile)}"
+    mode = MODE_NAMES[MIGRATE_SYNC]
+    reason = k.reason_name(MR_COMPACTION)
+    start_line = f"mode={mode} reason={reason}"
+    # trace texts as printf formats: formatted only if someone reads them (TraceLog)
+    migrated_fmt = (
+        "nr_succeeded=%d nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 "
+        f"nr_split=0 mode={mode} reason={reason}"
+    )
+    v_first, v_args, v_scanned = visits[0], visits[1], visits[2]
+    t = k.time_ns
+    ticks = 0
+    lines: list[tuple[int, str, str, tuple | None]] = []
+    copy_t0: list[int] = []
+    done = 0  # pageblocks done
+    nbatches = 0  # migrate ticks done
+    migrate_scanned = isolated = 0
+    for _bstart, kind, batches in blocks[:nb_ok]:
+        bt, bticks, nlines, bb = t, ticks, len(lines), nbatches
+        b_scanned = b_isolated = 0
+        ok = True
+        for lo, hi, i0, i1 in batches:
+            m = i1 - i0
+            bt += COST_TICK
+            bticks += 1
+            if bticks > max_ticks or (deadline_ns is not None and bt >= deadline_ns):
+                ok = False
+                break
+            scanned = 2 * PAGEBLOCK_NR_PAGES if kind == 3 else hi - lo
+            lines.append((bt, "mm_compaction_finished", zone_line, None))
+            lines.append((bt, "mm_compaction_isolate_migratepages", _RANGE, (lo, hi, scanned, m)))
+            bt += scanned * COST_SCAN
+            b_scanned += scanned
+            b_isolated += m
+            if not m:
+                continue
+            bt += COST_TICK
+            bticks += 1
+            if bticks > max_ticks or (deadline_ns is not None and bt >= deadline_ns):
+                ok = False
+                break
+            lines.append((bt, "mm_migrate_pages_start", start_line, None))
+            r = batch_run[bb]
+            if r >= 0:
+                for j in range(v_first[r], v_first[r + 1]):
+                    lines.append((bt, "mm_compaction_isolate_freepages", _RANGE, v_args[j]))
+                    bt += v_scanned[j] * COST_SCAN
+            copy_t0.append(bt)
+            bb += 1
+            bt += COST_COPY * m
+            lines.append((bt, "mm_migrate_pages", migrated_fmt, (m,)))
+            lines.append((bt, "mm_compaction_migratepages", _MIGRATED, (m,)))
+        if not ok:
+            del lines[nlines:], copy_t0[nbatches:]
+            break
+        t, ticks, nbatches = bt, bticks, bb
+        migrate_scanned += b_scanned
+        isolated += b_isolated
+        done += 1
+    if not done:
+        return 0
+
+    # 3. apply what the accepted pageblocks did
+    nruns = max([r for r in batch_run[:nbatches] if r >= 0], default=-1) + 1
+    runs = runs[:nruns]
+    seg, sp = supply[nbatches - 1] if nbatches else (-1, 0)
+    nvisits = visits[0][nruns]
+    if nruns:
+        cc.free_pfn = after[nruns - 1][0]
+    free_taken = int(np.sum(visits[4][:nvisits])) if nvisits else 0
+    taken = [_ranges(r) for r in runs]
+    olds = [
+        lru_pfns[i0:i1][::-1] for _b, _k, bts in blocks[:done] for _l, _h, i0, i1 in bts if i1 > i0
+    ]
+    news = _targets(cc, free, taken, sum(len(x) for x in olds))
+    _apply_free(c, cc, z, free, visits, nvisits, taken, taken[seg] if seg >= 0 else None, sp)
+    _apply_migrations(c, olds, news, copy_t0)
+    last_migrated = cc.last_migrated_pfn
+    cached_migrate = 0
+    for bstart, kind, _batches in blocks[:done]:
+        bend = bstart + PAGEBLOCK_NR_PAGES
+        if kind in (0, 3):  # nothing isolated: the skip bit is set
+            mem.pb_skip[bstart >> PAGEBLOCK_ORDER] = True
+            cached_migrate = bend + PAGEBLOCK_NR_PAGES
+            cc.finish_pageblock = False
+        else:
+            last_migrated = max(z.start, bstart)
+            cc.finish_pageblock = kind == 2
+            if kind == 2:
+                cached_migrate = bend + PAGEBLOCK_NR_PAGES
+    if cached_migrate:
+        cached = z.compact_cached_migrate_pfn
+        cached[0] = max(cached[0], cached_migrate)
+        cached[1] = max(cached[1], cached_migrate)
+    cc.migrate_pfn = p0 + done * PAGEBLOCK_NR_PAGES
+    cc.last_migrated_pfn = last_migrated
+    cc.total_migrate_scanned += migrate_scanned
+    cc.total_free_scanned += int(np.sum(visits[2][:nvisits])) if nvisits else 0
+    k.count("compact_isolated", isolated + free_taken)
+    k.count("pgmigrate_success", sum(len(x) for x in olds))
+    k.time_ns = t
+    k.trace_many(lines)
+    return ticks
+
+
+def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int):
+    """The migrate scanner's pageblocks from p0: [(pageblock start, kind, batches)], with
+    kind 0 (no LRU page), 1 (one batch), 2 (a capped batch, then the rest), 3 (no LRU page,
+    a free block of max order at its start) and each batch (scan start, scan end, first
+    and end index in the LRU pfns); and the LRU pfns. None if not even one fits."""
+    mem = c.mem
     end = p0 + nblocks * PAGEBLOCK_NR_PAGES
     kinds = mem.kind[p0:end]
     flags = mem.flags[p0:end]
@@ -318,7 +543,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     if bad.any():
         nblocks = int(np.flatnonzero(bad)[0]) >> PAGEBLOCK_ORDER
         if nblocks < 1:
-            return 0
+            return None
         end = p0 + nblocks * PAGEBLOCK_NR_PAGES
         lru = lru[: end - p0]
     counts = lru.reshape(nblocks, PAGEBLOCK_NR_PAGES).sum(axis=1)
@@ -334,162 +559,71 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     bstarts = np.arange(p0, end, PAGEBLOCK_NR_PAGES)
     big = ((mem.flags[bstarts] & F_BUDDY) != 0) & ((mem.aux[bstarts] & 0xF) == MAX_ORDER - 1)
     big = big.tolist()
-
-    free = _FreeScanner(c, cc, z)
-    avail = cc.nr_freepages  # isolated free pages not handed out yet
-    sp = 0  # pages handed out of the current supply
-    # the supply being handed out: cc->freepages[] as it was (None), or the heads
-    # (indexes into free.pfn_np) of the last free-scanner run
-    seg = None
-    limit = z.nr_free_pages - z.wmark_min - (2 << RETYPE_ORDER)
-
-    zone_line = f"node=0 zone={z.name:<8s} order=-1 ret={status_name(COMPACT_CONTINUE, k.profile)}"
-    mode = MODE_NAMES[MIGRATE_SYNC]
-    reason = k.reason_name(MR_COMPACTION)
-    start_line = f"mode={mode} reason={reason}"
-    # trace texts as printf formats: formatted only if someone reads them (TraceLog)
-    migrated_fmt = (
-        "nr_succeeded=%d nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 "
-        f"nr_split=0 mode={mode} reason={reason}"
-    )
-
-    t = k.time_ns
-    ticks = 0
-    lines: list[tuple[int, str, str, tuple | None]] = []
-    # what the accepted pageblocks do, applied at the end
-    olds: list[np.ndarray] = []  # per batch: sources, in list order (newest first)
-    copy_t0: list[int] = []  # per batch: the time its copies start
-    free_visits: list[tuple] = []
-    taken: list[list[range]] = []  # per free-scanner run: its heads, indexes into free.pfn_np
-    mig_skip: list[int] = []  # pageblocks whose skip bit the migrate scanner sets
-    cached_migrate = 0
-    last_migrated = cc.last_migrated_pfn
-    finish_pageblock = cc.finish_pageblock
-    migrate_scanned = free_scanned = isolated = 0
-    done_blocks = 0
-
-    for b in range(nblocks):
-        # this block's effects are tentative until all of it fits
-        bt, bticks, nlines = t, ticks, len(lines)
-        nbatches, nvisits, ntaken = len(olds), len(free_visits), len(taken)
-        b_sp, b_avail, b_seg = sp, avail, seg
-        b_free_state = (free.pos, free.bi, free.lowest, free.taken)
-        bstart = p0 + b * PAGEBLOCK_NR_PAGES
+    out = []
+    for b, bstart in enumerate(bstarts.tolist()):
         bend = bstart + PAGEBLOCK_NR_PAGES
-        n = counts[b]
-        lo_i, hi_i = starts[b], starts[b + 1]
+        n, i0, i1 = counts[b], starts[b], starts[b + 1]
         if n > COMPACT_CLUSTER_MAX or (n == COMPACT_CLUSTER_MAX and nth[b] != bend - 1):
             cut = nth[b] + 1
-            batches = [
-                (bstart, cut, lo_i, lo_i + COMPACT_CLUSTER_MAX),
-                (cut, bend, lo_i + COMPACT_CLUSTER_MAX, hi_i),
-            ]
+            mid = i0 + COMPACT_CLUSTER_MAX
+            out.append((bstart, 2, ((bstart, cut, i0, mid), (cut, bend, mid, i1))))
+        elif n:
+            out.append((bstart, 1, ((bstart, bend, i0, i1),)))
         else:
-            batches = [(bstart, bend, lo_i, hi_i)]
-        ok = True
-        b_scanned = b_free_scanned = b_isolated = 0
-        for lo, hi, i0, i1 in batches:
-            m = i1 - i0
-            bt += COST_TICK
-            bticks += 1
-            if deadline_ns is not None and bt >= deadline_ns:
-                ok = False
-                break
-            scanned = 2 * PAGEBLOCK_NR_PAGES if (lo == bstart and not m and big[b]) else hi - lo
-            lines.append((bt, "mm_compaction_finished", zone_line, None))
-            lines.append((bt, "mm_compaction_isolate_migratepages", _RANGE, (lo, hi, scanned, m)))
-            bt += scanned * COST_SCAN
-            b_scanned += scanned
-            b_isolated += m
-            if not m:
-                continue
-            # the migrate tick: sources newest first, targets in hand-out order
-            bt += COST_TICK
-            bticks += 1
-            if deadline_ns is not None and bt >= deadline_ns:
-                ok = False
-                break
-            lines.append((bt, "mm_migrate_pages_start", start_line, None))
-            got = 0
-            while got < m:
-                take = min(m - got, b_avail - b_sp)
-                if take:
-                    b_sp += take
-                    got += take
-                    continue
-                ep: list = []
-                visits = free.episode(m - got, bend + MARGIN, limit, ep)
-                if visits is None:
-                    ok = False
-                    break
-                for _bs, vlo, vhi, vscanned, vtaken, _fin in visits:
-                    lines.append(
-                        (
-                            bt,
-                            "mm_compaction_isolate_freepages",
-                            _RANGE,
-                            (vlo, vhi, vscanned, vtaken),
-                        )
-                    )
-                    bt += vscanned * COST_SCAN
-                    b_free_scanned += vscanned
-                    b_isolated += vtaken
-                free_visits.extend(visits)
-                taken.append(ep)
-                b_avail = sum([v[4] for v in visits])
-                b_sp = 0
-                b_seg = ep
-            if not ok:
-                break
-            olds.append(lru_pfns[i0:i1][::-1])
-            copy_t0.append(bt)
-            bt += COST_COPY * m
-            lines.append((bt, "mm_migrate_pages", migrated_fmt, (m,)))
-            lines.append((bt, "mm_compaction_migratepages", _MIGRATED, (m,)))
-        if not ok or bticks > max_ticks or free.lowest < bend + MARGIN:
-            free.pos, free.bi, free.lowest, free.taken = b_free_state
-            del lines[nlines:], olds[nbatches:], copy_t0[nbatches:]
-            del free_visits[nvisits:], taken[ntaken:]
-            break
-        t, ticks = bt, bticks
-        sp, avail, seg = b_sp, b_avail, b_seg
-        migrate_scanned += b_scanned
-        free_scanned += b_free_scanned
-        isolated += b_isolated
-        if n == 0:
-            mig_skip.append(bstart >> PAGEBLOCK_ORDER)
-            cached_migrate = bend + PAGEBLOCK_NR_PAGES
-            finish_pageblock = False
-        else:
-            last_migrated = max(z.start, bstart)
-            finish_pageblock = len(batches) == 2
-            if len(batches) == 2:
-                cached_migrate = bend + PAGEBLOCK_NR_PAGES
-        done_blocks += 1
+            out.append((bstart, 3 if big[b] else 0, ((bstart, bend, i0, i0),)))
+    return out, lru_pfns
 
-    if not done_blocks:
-        return 0
-    if free_visits:
-        cc.free_pfn = free.pos
-    news = _targets(cc, free, taken, sum(len(x) for x in olds))
-    _apply_free(c, cc, z, free, free_visits, taken, seg, sp)
-    _apply_migrations(c, olds, news, copy_t0)
-    for blk in mig_skip:
-        mem.pb_skip[blk] = True
-    if cached_migrate:
-        cached = z.compact_cached_migrate_pfn
-        cached[0] = max(cached[0], cached_migrate)
-        cached[1] = max(cached[1], cached_migrate)
-    cc.migrate_pfn = p0 + done_blocks * PAGEBLOCK_NR_PAGES
-    cc.last_migrated_pfn = last_migrated
-    cc.finish_pageblock = finish_pageblock
-    cc.total_migrate_scanned += migrate_scanned
-    cc.total_free_scanned += free_scanned
-    k.count("compact_isolated", isolated)
-    k.count("pgmigrate_success", sum(len(x) for x in olds))
-    k.time_ns = t
-    k.trace_many(lines)
-    return ticks
+
+def _ranges(r: tuple) -> list[range]:
+    """The heads a free-scanner run took, as ranges of indexes into free.pfn_np."""
+    if r[0] == "s":
+        return [range(r[3], r[5])]
+    return r[2]
+
+
+def _visits(free: _FreeScanner, runs: list[tuple]):
+    """The pageblocks each free-scanner run visited, in order: (first visit of each run,
+    then one past the last; per visit (start, stop, nr_scanned, nr_taken) as trace
+    arguments, nr_scanned, pageblock start, nr_taken, finished)."""
+    nb = len(free.blocks)
+    bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
+    bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
+    suit = np.array([b[2] for b in free.blocks], dtype=np.bool_).reshape(nb)
+    lo = np.array([b[4] for b in free.blocks], dtype=np.int64).reshape(nb)
+    hi = np.array([b[5] for b in free.blocks], dtype=np.int64).reshape(nb)
+    cum = free.cum
+    simple = [(i, r) for i, r in enumerate(runs) if r[0] == "s"]
+    parts = []
+    if simple:
+        ids = np.array([i for i, _ in simple], dtype=np.int64)
+        f = np.array([r[1:7] for _, r in simple], dtype=np.int64).reshape(len(simple), 6)
+        bi, pos, g, be, g1, stop = f.T
+        n = be - bi + 1
+        rep = np.repeat(np.arange(len(simple)), n)
+        blk = np.repeat(bi, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        keep = suit[blk]
+        rep, blk = rep[keep], blk[keep]
+        start = np.where(blk == bi[rep], pos[rep], bstart[blk])
+        vstop = np.where(blk == be[rep], stop[rep], bend[blk])
+        got = cum[np.minimum(hi[blk], g1[rep])] - cum[np.maximum(lo[blk], g[rep])]
+        parts.append((ids[rep], start, vstop, bstart[blk], got, vstop - start))
+    for i, r in enumerate(runs):
+        if r[0] == "x":
+            v = np.array([x[:5] for x in r[1]], dtype=np.int64).reshape(len(r[1]), 5)
+            parts.append((np.full(len(v), i), v[:, 1], v[:, 2], v[:, 0], v[:, 4], v[:, 3]))
+    if parts:
+        rid = np.concatenate([p[0] for p in parts])
+        order = np.argsort(rid, kind="stable")
+        rid = rid[order]
+        start, stop, vb, got, scanned = (
+            np.concatenate([p[j] for p in parts])[order] for j in (1, 2, 3, 4, 5)
+        )
+    else:
+        rid = start = stop = vb = got = scanned = np.zeros(0, dtype=np.int64)
+    first = np.searchsorted(rid, np.arange(len(runs) + 1)).tolist()
+    args = list(zip(start.tolist(), stop.tolist(), scanned.tolist(), got.tolist(), strict=True))
+    finished = stop == np.minimum(vb + PAGEBLOCK_NR_PAGES, free.z.end)
+    return first, args, scanned.tolist(), vb, got, finished
 
 
 def _flat(runs: list[list[range]]) -> tuple[np.ndarray, np.ndarray]:
@@ -518,7 +652,9 @@ def _targets(cc: CompactControl, free: _FreeScanner, taken: list[list[range]], n
     return out[:n]
 
 
-def _apply_free(c: Compactor, cc: CompactControl, z, free: _FreeScanner, visits, taken, seg, sp):
+def _apply_free(
+    c: Compactor, cc: CompactControl, z, free: _FreeScanner, visits, nvisits, taken, seg, sp
+):
     """The free scanner's part: blocks taken off the free lists and made targets, skip
     bits and the cached free pfn, and cc->freepages[] as the hand-outs left it."""
     mem = c.mem
@@ -537,11 +673,13 @@ def _apply_free(c: Compactor, cc: CompactControl, z, free: _FreeScanner, visits,
         mem.kind[pages] = K_TARGET
         if mem.changed is not None:
             mem.changed.update(pages.tolist())
-    for bstart, _lo, _hi, _scanned, _taken, finished in visits:
-        if finished:
-            mem.pb_skip[bstart >> PAGEBLOCK_ORDER] = True
-            if bstart - PAGEBLOCK_NR_PAGES < z.compact_cached_free_pfn:
-                z.compact_cached_free_pfn = bstart - PAGEBLOCK_NR_PAGES
+    if nvisits:
+        done = visits[3][:nvisits][visits[5][:nvisits]]
+        if len(done):
+            mem.pb_skip[done >> PAGEBLOCK_ORDER] = True
+            low = int(done.min()) - PAGEBLOCK_NR_PAGES
+            if low < z.compact_cached_free_pfn:
+                z.compact_cached_free_pfn = low
     if seg is not None:
         # the last run's blocks, appended to cc->freepages[order] in isolation order
         fl = cc.freepages_618
