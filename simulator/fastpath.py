@@ -168,9 +168,8 @@ class _FreeScanner:
         # per-pfn loop) and isolated free blocks
         bad_pages = mem.kind[bottom:end] == K_COMPOUND_HEAD
         bad_blk = np.zeros(nb, dtype=np.bool_)
-        bad_blk[np.unique(np.flatnonzero(bad_pages) >> PAGEBLOCK_ORDER)] = True
-        iso = (codes >> 4) == MIGRATE_ISOLATE
-        bad_blk[np.unique(blk[iso])] = True
+        bad_blk[np.flatnonzero(bad_pages) >> PAGEBLOCK_ORDER] = True
+        bad_blk[blk[(codes >> 4) == MIGRATE_ISOLATE]] = True
         bad = suitable & bad_blk[::-1]
         # heads in scan order: blocks top down, ascending within a block; only suitable
         keep_blk = suitable[::-1]  # ascending block order

@@ -611,8 +611,11 @@ class Memory:
         merged).
         """
         m = len(pfns)
-        rows = np.sort(pfns >> (MAX_ORDER - 1))
-        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+        # the max-order blocks holding frees, and each one's rank among them
+        row_of = pfns >> (MAX_ORDER - 1)
+        hit = np.zeros((self.npages >> (MAX_ORDER - 1)) + 1, dtype=np.bool_)
+        hit[row_of] = True
+        rows = np.flatnonzero(hit)
         size = 1 << (MAX_ORDER - 1)
         base = (rows << (MAX_ORDER - 1)).astype(np.intp)
         pages = (base[:, None] + np.arange(size, dtype=np.intp)).ravel()
@@ -649,7 +652,8 @@ class Memory:
             starts = np.repeat(heads_local - np.cumsum(lens) + lens, lens)
             tm[starts + np.arange(len(starts))] = 0
         tm[outside] = inf
-        pos = np.searchsorted(rows, pfns >> (MAX_ORDER - 1)) * size + (pfns & (size - 1))
+        rank = np.cumsum(hit) - 1
+        pos = rank[row_of] * size + (pfns & (size - 1))
         tm[pos] = np.arange(1, m + 1, dtype=np.int32)
         # when each block of each order became wholly free, orders one after another
         levels = [tm]
