@@ -157,12 +157,13 @@ class _FreeScanner:
         blk = (heads - bottom) >> PAGEBLOCK_ORDER  # ascending block of each head
         # pageblock_pfn_to_page() and suitable_migration_target() (6.18, order -1)
         first = mem.flags[bstarts] & F_BUDDY
+        mts = mem.pb_mt[bstarts >> PAGEBLOCK_ORDER]
         suitable = (
             (bstarts >= z.start)
             & (mem.kind[bstarts] != K_HOLE)
             & (mem.kind[bends - 1] != K_HOLE)
             & ~((first != 0) & ((mem.aux[bstarts] & 0xF) >= PAGEBLOCK_ORDER))
-            & np.isin(mem.pb_mt[bstarts >> PAGEBLOCK_ORDER], (MIGRATE_MOVABLE, MIGRATE_CMA))
+            & ((mts == MIGRATE_MOVABLE) | (mts == MIGRATE_CMA))
         )
         # what the bulk isolation does not take ends the fast path: compound pages (the
         # per-pfn loop) and isolated free blocks
@@ -435,7 +436,8 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     v_first, v_args, v_scanned = visits[0], visits[1], visits[2]
     t = k.time_ns
     ticks = 0
-    lines: list[tuple[int, str, str, tuple | None]] = []
+    head = k._head()
+    lines: list[tuple[int, str, str, str, tuple | None]] = []
     copy_t0: list[int] = []
     done = 0  # pageblocks done
     nbatches = 0  # migrate ticks done
@@ -452,8 +454,10 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
                 ok = False
                 break
             scanned = 2 * PAGEBLOCK_NR_PAGES if kind == 3 else hi - lo
-            lines.append((bt, "mm_compaction_finished", zone_line, None))
-            lines.append((bt, "mm_compaction_isolate_migratepages", _RANGE, (lo, hi, scanned, m)))
+            lines.append((bt, head, "mm_compaction_finished", zone_line, None))
+            lines.append(
+                (bt, head, "mm_compaction_isolate_migratepages", _RANGE, (lo, hi, scanned, m))
+            )
             bt += scanned * COST_SCAN
             b_scanned += scanned
             b_isolated += m
@@ -464,17 +468,17 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
             if bticks > max_ticks or (deadline_ns is not None and bt >= deadline_ns):
                 ok = False
                 break
-            lines.append((bt, "mm_migrate_pages_start", start_line, None))
+            lines.append((bt, head, "mm_migrate_pages_start", start_line, None))
             r = batch_run[bb]
             if r >= 0:
                 for j in range(v_first[r], v_first[r + 1]):
-                    lines.append((bt, "mm_compaction_isolate_freepages", _RANGE, v_args[j]))
+                    lines.append((bt, head, "mm_compaction_isolate_freepages", _RANGE, v_args[j]))
                     bt += v_scanned[j] * COST_SCAN
             copy_t0.append(bt)
             bb += 1
             bt += COST_COPY * m
-            lines.append((bt, "mm_migrate_pages", migrated_fmt, (m,)))
-            lines.append((bt, "mm_compaction_migratepages", _MIGRATED, (m,)))
+            lines.append((bt, head, "mm_migrate_pages", migrated_fmt, (m,)))
+            lines.append((bt, head, "mm_compaction_migratepages", _MIGRATED, (m,)))
         if not ok:
             del lines[nlines:], copy_t0[nbatches:]
             break

@@ -375,16 +375,15 @@ class Kernel:
         self.trace_lines.append(line)
         self.new_events.append({"event": event, "text": text, "time_ns": ts, "line": line})
 
-    def trace_many(self, lines: list[tuple[int, str, str, tuple | None]]) -> None:
-        """trace() for each (time_ns, event, fmt, args), traced at its time with the text
-        fmt % args (fmt itself if args is None)."""
-        head = self._head()
+    def trace_many(self, entries: list[tuple[int, str, str, str, tuple | None]]) -> None:
+        """trace() for each (time_ns, head, event, fmt, args), traced at its time with the
+        text fmt % args (fmt itself if args is None); head is _head() at that time."""
         if not self.keep_events:
-            self.trace_lines.extend([(ts, head, ev, fmt, args) for ts, ev, fmt, args in lines])
+            self.trace_lines.extend(entries)
             return
         out = self.trace_lines
         events = self.new_events
-        for ts, event, fmt, args in lines:
+        for ts, head, event, fmt, args in entries:
             text = fmt if args is None else fmt % args
             line = _trace_line(ts, head, event, text)
             out.append(line)
