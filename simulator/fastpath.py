@@ -64,7 +64,7 @@ MARGIN = 4 << PAGEBLOCK_ORDER
 # move_freepages_block() reorders free lists): left to the tick loop.
 RETYPE_ORDER = PAGEBLOCK_ORDER - 1
 MAX_BLOCK = 1 << (MAX_ORDER - 1)  # pages in the largest free block
-FREE_CHUNK = 256  # most free-scanner pageblocks prepared at once
+FREE_CHUNK = 4096  # most free-scanner pageblocks prepared at once
 _RANGE = "range=(%#x ~ %#x) nr_scanned=%d nr_taken=%d"
 _MIGRATED = "nr_migrated=%d nr_failed=0"
 _SLOW = 1 | 4  # F_LOCKED | F_WRITEBACK: such pages may wait or fail in migrate_pages()
@@ -114,7 +114,7 @@ class _FreeScanner:
     the suitable ones are kept in scan order (pageblocks top down, heads in ascending pfn
     order within each) with running page totals, so an episode is a few bisections."""
 
-    def __init__(self, c: Compactor, cc: CompactControl, zone) -> None:
+    def __init__(self, c: Compactor, cc: CompactControl, zone, demand: int) -> None:
         self.mem = c.mem
         self.z = zone
         self.pos = cc.free_pfn  # isolate_start_pfn: where the next episode resumes
@@ -123,7 +123,7 @@ class _FreeScanner:
         self.next_prep = cc.free_pfn & ~(PAGEBLOCK_NR_PAGES - 1)
         self.lowest = self.next_prep  # lowest pageblock start an episode visited
         self.taken = 0
-        self.chunk = 8
+        self.demand = demand  # pages the migrate side may want
         # the heads of suitable blocks in scan order: pfn, order, the pages and the heads
         # of RETYPE_ORDER or more before each index, the index in self.blocks
         self.pfn_np = np.zeros(0, dtype=np.int64)
@@ -141,9 +141,11 @@ class _FreeScanner:
     def _prepare(self) -> None:
         mem, z = self.mem, self.z
         top = self.next_prep + PAGEBLOCK_NR_PAGES
-        # small chunks for short runs, doubling for long ones
-        chunk = self.chunk
-        self.chunk = min(FREE_CHUNK, chunk * 2)
+        # enough pageblocks for what is still wanted at the rate seen so far
+        chunk = 8
+        if self.blocks:
+            rate = max(1.0, float(self.cum[-1]) / len(self.blocks))
+            chunk = max(8, min(FREE_CHUNK, int((self.demand - self.cum[-1]) / rate * 1.1) + 4))
         bottom = max(z.start, top - chunk * PAGEBLOCK_NR_PAGES) & ~(PAGEBLOCK_NR_PAGES - 1)
         self.next_prep = bottom - PAGEBLOCK_NR_PAGES
         end = min(top, z.end)
@@ -381,7 +383,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     blocks, lru_pfns = plan
 
     # 1. the free scanner: one run wherever a migrate tick runs out of isolated pages
-    free = _FreeScanner(c, cc, z)
+    free = _FreeScanner(c, cc, z, len(lru_pfns))
     limit = z.nr_free_pages - z.wmark_min - (2 << RETYPE_ORDER)
     avail, sp = cc.nr_freepages, 0  # pages of the current supply, and handed out of it
     runs: list[tuple] = []
@@ -501,8 +503,10 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     olds = [
         lru_pfns[i0:i1][::-1] for _b, _k, bts in blocks[:done] for _l, _h, i0, i1 in bts if i1 > i0
     ]
-    news = _targets(cc, free, taken, sum(len(x) for x in olds))
-    _apply_free(c, cc, z, free, visits, nvisits, taken, taken[seg] if seg >= 0 else None, sp)
+    takes = _free_takes(cc, free, taken)
+    news = np.concatenate(([_handout(cc.freepages_618)] if cc.nr_freepages else []) + [takes[3]])
+    news = news[: sum(len(x) for x in olds)]
+    _apply_free(c, cc, z, takes, visits, nvisits, seg, sp)
     _apply_migrations(c, olds, news, copy_t0)
     last_migrated = cc.last_migrated_pfn
     cached_migrate = 0
@@ -639,40 +643,32 @@ def _flat(runs: list[list[range]]) -> tuple[np.ndarray, np.ndarray]:
     return idx, np.repeat(run_of, lens)
 
 
-def _targets(cc: CompactControl, free: _FreeScanner, taken: list[list[range]], n: int):
-    """The first n pfns compaction_alloc() hands out: what cc->freepages[] held, then the
-    blocks of each free-scanner run in turn, each run list by list from order 0 up, each
-    list in isolation order, each block in ascending pfn order."""
-    parts = [_handout(cc.freepages_618)] if cc.nr_freepages else []
-    if taken:
-        idx, run = _flat(taken)
-        orders = free.order_np[idx]
-        by_run_order = np.lexsort((orders, run))  # stable: isolation order within a list
-        sizes = np.left_shift(1, orders[by_run_order])
-        offs = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        parts.append(np.repeat(free.pfn_np[idx][by_run_order], sizes) + offs)
-    out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    return out[:n]
+def _free_takes(cc: CompactControl, free: _FreeScanner, taken: list[list[range]]):
+    """What the free-scanner runs took: the heads and orders in isolation order, the run
+    of each, and every page of them in the order compaction_alloc() hands them out after
+    what cc->freepages[] held: run by run, each run list by list from order 0 up, each list
+    in isolation order, each block in ascending pfn order."""
+    if not taken:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    idx, run = _flat(taken)
+    heads, orders = free.pfn_np[idx], free.order_np[idx]
+    by_run_order = np.lexsort((orders, run))  # stable: isolation order within a list
+    sizes = np.left_shift(1, orders[by_run_order])
+    offs = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return heads, orders, run, np.repeat(heads[by_run_order], sizes) + offs
 
 
-def _apply_free(
-    c: Compactor, cc: CompactControl, z, free: _FreeScanner, visits, nvisits, taken, seg, sp
-):
+def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg, sp):
     """The free scanner's part: blocks taken off the free lists and made targets, skip
     bits and the cached free pfn, and cc->freepages[] as the hand-outs left it."""
     mem = c.mem
-    if taken:
-        idx = _flat(taken)[0]
-        heads = free.pfn_np[idx]
-        sizes = np.left_shift(1, free.order_np[idx])
+    heads, orders, run, pages = takes
+    if len(heads):
         codes = mem.aux[heads]
         mem.flags[heads] = 0
-        total = int(sizes.sum())
-        z.nr_free_pages -= total
+        z.nr_free_pages -= len(pages)
         mem.unlist_heads(z, codes)
-        pages = np.repeat(heads, sizes) + (
-            np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        )
         mem.kind[pages] = K_TARGET
         if mem.changed is not None:
             mem.changed.update(pages.tolist())
@@ -683,15 +679,15 @@ def _apply_free(
             low = int(done.min()) - PAGEBLOCK_NR_PAGES
             if low < z.compact_cached_free_pfn:
                 z.compact_cached_free_pfn = low
-    if seg is not None:
+    if seg >= 0:
         # the last run's blocks, appended to cc->freepages[order] in isolation order
         fl = cc.freepages_618
         for q in fl:
             q.clear()
-        idx = _flat([seg])[0]
-        for p, o in zip(free.pfn_np[idx].tolist(), free.order_np[idx].tolist(), strict=True):
+        first = int(run.searchsorted(seg))
+        for p, o in zip(heads[first:].tolist(), orders[first:].tolist(), strict=True):
             fl[o].append(p)
-        cc.nr_freepages = int(np.left_shift(1, free.order_np[idx]).sum())
+        cc.nr_freepages = int(np.left_shift(1, orders[first:]).sum())
     if sp:
         # the same hand-outs again, through compaction_alloc_many(): it leaves the lists
         # (split remainders included) exactly as single compaction_alloc() calls would
