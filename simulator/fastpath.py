@@ -65,6 +65,9 @@ MARGIN = 4 << PAGEBLOCK_ORDER
 RETYPE_ORDER = PAGEBLOCK_ORDER - 1
 MAX_BLOCK = 1 << (MAX_ORDER - 1)  # pages in the largest free block
 FREE_CHUNK = 4096  # most free-scanner pageblocks prepared at once
+# Most migrate-scanner pageblocks in one call: bigger runs cost as much per page, but
+# their temporaries (~100 B per page of the run) add to the peak memory.
+MAX_RUN_BLOCKS = 128
 _RANGE = "range=(%#x ~ %#x) nr_scanned=%d nr_taken=%d"
 _MIGRATED = "nr_migrated=%d nr_failed=0"
 _SLOW = 1 | 4  # F_LOCKED | F_WRITEBACK: such pages may wait or fail in migrate_pages()
@@ -366,7 +369,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     p0 = cc.migrate_pfn
     room = ((cc.free_pfn & ~(PAGEBLOCK_NR_PAGES - 1)) - MARGIN - p0) // PAGEBLOCK_NR_PAGES
     # a pageblock takes 1 to 4 ticks, mostly 2 to 4
-    nblocks = min(max_ticks // 3 + 1, room, (z.end - p0) // PAGEBLOCK_NR_PAGES)
+    nblocks = min(max_ticks // 3 + 1, MAX_RUN_BLOCKS, room, (z.end - p0) // PAGEBLOCK_NR_PAGES)
     if nblocks < 1:
         return 0
     # Pages freed during the run drain the pcp lists into the buddy allocator, and those
