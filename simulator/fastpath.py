@@ -390,7 +390,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     limit = z.nr_free_pages - z.wmark_min - (2 << RETYPE_ORDER)
     avail, sp = cc.nr_freepages, 0  # pages of the current supply, and handed out of it
     runs: list[tuple] = []
-    after: list[tuple] = []  # per run: the free scanner's (pos, lowest) after it
+    after: list[tuple] = []  # per run: the free scanner's (pos, block, lowest) after it
     batch_run: list[int] = []  # per migrate tick: the run it made, or -1
     supply: list[tuple[int, int]] = []  # per migrate tick: (run supplying last, sp) after it
     nb_ok = 0  # pageblocks whose every free-scanner run fits
