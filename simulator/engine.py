@@ -327,6 +327,10 @@ class Simulation:
         sim.c = Compactor(sim.k)
         if type(sim.k.trace_lines) is not TraceLog:  # an older snapshot's plain deque
             sim.k.trace_lines = TraceLog(sim.k.trace_lines, maxlen=TRACE_KEEP)
+        # a snapshot taken inside run() (from its progress callback) has step output off
+        sim.k.keep_events = True
+        if sim.k.mem.changed is None:
+            sim.k.mem.changed = set()
         return sim
 
     # -- the scheduler ---------------------------------------------------------------------

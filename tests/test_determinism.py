@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from simulator import PRESETS, Scenario, ScenarioError, Simulation
+from simulator.bench import bench_scenario
 from simulator.constants import F_BUDDY, K_FREE, K_PCP, K_TARGET
 
 PROFILES = ("v4.8", "v6.18")
@@ -197,3 +198,19 @@ def test_live_injection_and_sysctl_changes_replay_identically_and_survive_a_snap
         rest.append(step_record(restored.step(1)))
         i += 1
     assert rest == steps_a[5:]
+
+
+def test_a_snapshot_taken_inside_run_restores_with_step_output_on() -> None:
+    """run() turns per-step output off while it runs; a snapshot its progress callback
+    takes must still restore into a simulation whose steps report pfns and events."""
+    scenario = bench_scenario(0.25, "v6.18")
+    inside = Simulation(scenario, seed=1)
+    blobs: list[bytes] = []
+    inside.run(max_ticks=40, progress=lambda s: blobs.append(s.snapshot()))
+    outside = Simulation(scenario, seed=1)
+    outside.step(40)
+    a, b = Simulation.restore(blobs[0]), Simulation.restore(outside.snapshot())
+    steps_a, steps_b = run_steps(a, 5), run_steps(b, 5)
+    assert steps_a == steps_b
+    assert any(res[1] for res in steps_a), "no changed pfns reported"
+    assert any(res[6] != "[]" for res in steps_a), "no events reported"
