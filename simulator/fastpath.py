@@ -119,6 +119,9 @@ class _FreeScanner:
 
     def __init__(self, c: Compactor, cc: CompactControl, zone, demand: int) -> None:
         self.mem = c.mem
+        # 4.8 (simulator/fastpath48.py) never changes the stride, retypes nothing it can
+        # take from a suitable block and counts only the heads of the blocks it takes
+        self.v6 = c.k.v6
         self.z = zone
         self.pos = cc.free_pfn  # isolate_start_pfn: where the next episode resumes
         self.blocks: list[tuple] = []  # (bstart, bend, suitable, bad, lo, hi), top down
@@ -236,12 +239,13 @@ class _FreeScanner:
         g1 = int(cum.searchsorted(target))  # the heads taken: g to g1 - 1
         be = int(self.hblk[g1 - 1])
         blocks = self.blocks
-        if (blocks[bi][2] and g >= blocks[bi][5]) or (
-            be > bi + 1 and self.empty[be] - self.empty[bi + 1]
+        if self.v6 and (
+            (blocks[bi][2] and g >= blocks[bi][5])
+            or (be > bi + 1 and self.empty[be] - self.empty[bi + 1])
         ):
             # a block visited that gives nothing doubles the stride for the next one
             return self._explicit(need, floor, limit)
-        if self.bad[be + 1] - self.bad[bi] or self.retype[g1] != self.retype[g]:
+        if self.bad[be + 1] - self.bad[bi] or (self.v6 and self.retype[g1] != self.retype[g]):
             return None
         bstart, bend = blocks[be][0], blocks[be][1]
         got = int(cum[g1] - cum[g])
@@ -615,8 +619,13 @@ def _visits(free: _FreeScanner, runs: list[tuple]):
         rep, blk = rep[keep], blk[keep]
         start = np.where(blk == bi[rep], pos[rep], bstart[blk])
         vstop = np.where(blk == be[rep], stop[rep], bend[blk])
-        got = cum[np.minimum(hi[blk], g1[rep])] - cum[np.maximum(lo[blk], g[rep])]
-        parts.append((ids[rep], start, vstop, bstart[blk], got, vstop - start))
+        first_head, end_head = np.maximum(lo[blk], g[rep]), np.minimum(hi[blk], g1[rep])
+        got = cum[end_head] - cum[first_head]
+        scanned = vstop - start
+        if not free.v6:
+            # 4.8 isolate_freepages_block() counts a taken block's head only
+            scanned = scanned - got + (end_head - first_head)
+        parts.append((ids[rep], start, vstop, bstart[blk], got, scanned))
     for i, r in enumerate(runs):
         if r[0] == "x":
             v = np.array([x[:5] for x in r[1]], dtype=np.int64).reshape(len(r[1]), 5)
