@@ -119,8 +119,8 @@ class _FreeScanner:
 
     def __init__(self, c: Compactor, cc: CompactControl, zone, demand: int) -> None:
         self.mem = c.mem
-        # 4.8 (simulator/fastpath48.py) never changes the stride, retypes nothing it can
-        # take from a suitable block and counts only the heads of the blocks it takes
+        # 4.8 (fastpath48.py) plans its runs itself and counts only the heads of the blocks
+        # it takes (_simple_visits())
         self.v6 = c.k.v6
         self.z = zone
         self.pos = cc.free_pfn  # isolate_start_pfn: where the next episode resumes
@@ -239,13 +239,12 @@ class _FreeScanner:
         g1 = int(cum.searchsorted(target))  # the heads taken: g to g1 - 1
         be = int(self.hblk[g1 - 1])
         blocks = self.blocks
-        if self.v6 and (
-            (blocks[bi][2] and g >= blocks[bi][5])
-            or (be > bi + 1 and self.empty[be] - self.empty[bi + 1])
+        if (blocks[bi][2] and g >= blocks[bi][5]) or (
+            be > bi + 1 and self.empty[be] - self.empty[bi + 1]
         ):
             # a block visited that gives nothing doubles the stride for the next one
             return self._explicit(need, floor, limit)
-        if self.bad[be + 1] - self.bad[bi] or (self.v6 and self.retype[g1] != self.retype[g]):
+        if self.bad[be + 1] - self.bad[bi] or self.retype[g1] != self.retype[g]:
             return None
         bstart, bend = blocks[be][0], blocks[be][1]
         got = int(cum[g1] - cum[g])
@@ -599,33 +598,13 @@ def _visits(free: _FreeScanner, runs: list[tuple]):
     """The pageblocks each free-scanner run visited, in order: (first visit of each run,
     then one past the last; per visit (start, stop, nr_scanned, nr_taken) as trace
     arguments, nr_scanned, pageblock start, nr_taken, finished)."""
-    nb = len(free.blocks)
-    bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
-    bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
-    suit = np.array([b[2] for b in free.blocks], dtype=np.bool_).reshape(nb)
-    lo = np.array([b[4] for b in free.blocks], dtype=np.int64).reshape(nb)
-    hi = np.array([b[5] for b in free.blocks], dtype=np.int64).reshape(nb)
-    cum = free.cum
     simple = [(i, r) for i, r in enumerate(runs) if r[0] == "s"]
     parts = []
     if simple:
         ids = np.array([i for i, _ in simple], dtype=np.int64)
         f = np.array([r[1:7] for _, r in simple], dtype=np.int64).reshape(len(simple), 6)
-        bi, pos, g, be, g1, stop = f.T
-        n = be - bi + 1
-        rep = np.repeat(np.arange(len(simple)), n)
-        blk = np.repeat(bi, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        keep = suit[blk]
-        rep, blk = rep[keep], blk[keep]
-        start = np.where(blk == bi[rep], pos[rep], bstart[blk])
-        vstop = np.where(blk == be[rep], stop[rep], bend[blk])
-        first_head, end_head = np.maximum(lo[blk], g[rep]), np.minimum(hi[blk], g1[rep])
-        got = cum[end_head] - cum[first_head]
-        scanned = vstop - start
-        if not free.v6:
-            # 4.8 isolate_freepages_block() counts a taken block's head only
-            scanned = scanned - got + (end_head - first_head)
-        parts.append((ids[rep], start, vstop, bstart[blk], got, scanned))
+        rep, *visit = _simple_visits(free, f)
+        parts.append((ids[rep], *visit))
     for i, r in enumerate(runs):
         if r[0] == "x":
             v = np.array([x[:5] for x in r[1]], dtype=np.int64).reshape(len(r[1]), 5)
@@ -643,6 +622,33 @@ def _visits(free: _FreeScanner, runs: list[tuple]):
     args = list(zip(start.tolist(), stop.tolist(), scanned.tolist(), got.tolist(), strict=True))
     finished = stop == np.minimum(vb + PAGEBLOCK_NR_PAGES, free.z.end)
     return first, args, scanned.tolist(), vb, got, finished
+
+
+def _simple_visits(free: _FreeScanner, f: np.ndarray):
+    """The visits of runs that took a run of heads in scan order, f holding each one's
+    (first block, start pfn, first head, last block, end head, stop pfn): per visit, the
+    run (an index into f, ascending), start, stop, pageblock start, nr_taken, nr_scanned."""
+    nb = len(free.blocks)
+    bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
+    bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
+    suit = np.array([b[2] for b in free.blocks], dtype=np.bool_).reshape(nb)
+    lo = np.array([b[4] for b in free.blocks], dtype=np.int64).reshape(nb)
+    hi = np.array([b[5] for b in free.blocks], dtype=np.int64).reshape(nb)
+    bi, pos, g, be, g1, stop = f.T
+    n = be - bi + 1
+    rep = np.repeat(np.arange(len(f)), n)
+    blk = np.repeat(bi, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    keep = suit[blk]
+    rep, blk = rep[keep], blk[keep]
+    start = np.where(blk == bi[rep], pos[rep], bstart[blk])
+    vstop = np.where(blk == be[rep], stop[rep], bend[blk])
+    first_head, end_head = np.maximum(lo[blk], g[rep]), np.minimum(hi[blk], g1[rep])
+    got = free.cum[end_head] - free.cum[first_head]
+    scanned = vstop - start
+    if not free.v6:
+        # 4.8 isolate_freepages_block() counts a taken block's head only
+        scanned = scanned - got + (end_head - first_head)
+    return rep, start, vstop, bstart[blk], got, scanned
 
 
 def _flat(runs: list[list[range]]) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,9 @@ reached otherwise (see _danger()).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import deque
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -62,8 +64,7 @@ from .fastpath import (
     MAX_BLOCK,
     MAX_RUN_BLOCKS,
     _FreeScanner,
-    _ranges,
-    _visits,
+    _simple_visits,
 )
 from .kernel import COST_COPY, COST_SCAN, COST_TICK, H_OUT
 
@@ -131,131 +132,247 @@ def fast_forward_48(
     nt = min(nt, _danger(c, z, p0, b0, ticks_a, lru_pfns))
     if nt < 1:
         return 0
-    start_l, stop_l, scanned_l = start[:nt].tolist(), stop[:nt].tolist(), scanned[:nt].tolist()
-    i0_l, i1_l = i0[:nt].tolist(), i1[:nt].tolist()
 
-    # 1. the free scanner: a run whenever a migration finds cc->freepages empty, asked
-    # for the whole batch (4.8 keeps cc->nr_migratepages while migrate_pages() runs)
-    free = _FreeScanner(c, cc, z, int(i1_l[-1] - i0_l[0]))
+    # 1. the free scanner: a run whenever a migration finds cc->freepages empty
+    m = i1[:nt] - i0[:nt]
+    n_lim = int(np.searchsorted(np.cumsum(1 + (m > 0)), max_ticks, side="right"))
+    free = _FreeScanner(c, cc, z, int(i1[nt - 1]))
+    floor_l = ((stop[:nt] & ~(PAGEBLOCK_NR_PAGES - 1)) + PAGEBLOCK_NR_PAGES + MARGIN).tolist()
+    n_ok, run_tick, run_g, run_g1, run_head = _plan_runs(
+        free,
+        (i0[:nt] - i0[0]).tolist() + [int(i1[nt - 1] - i0[0])],
+        floor_l,
+        cc.nr_freepages,
+        n_lim,
+    )
+    tr = np.full(n_ok, -1, dtype=np.int64)
+    tr[run_tick] = np.arange(len(run_tick))
     # __isolate_free_page() keeps low + 2^order free; frees on the way only add to that
     limit = z.nr_free_pages - z.wmark_low - 1
-    avail = cc.nr_freepages
-    runs: list[tuple] = []
-    after: list[int] = []  # per run: the free scanner's position after it
-    tick_run: list[int] = []  # per accepted iteration: its run, or -1
-    tick_head: list[int] = []  # per accepted iteration: pages migrated before its run
-    ticks = 0
-    n_ok = 0
-    for i in range(nt):
-        m = i1_l[i] - i0_l[i]
-        ticks += 2 if m else 1
-        # the free scanner must stay MARGIN above the block the migrate scanner is in
-        floor = (stop_l[i] & ~(PAGEBLOCK_NR_PAGES - 1)) + PAGEBLOCK_NR_PAGES + MARGIN
-        if ticks > max_ticks or free.lowest < floor:
-            break
-        if not m or avail >= m:
-            avail -= m
-            tick_run.append(-1)
-            tick_head.append(m)
-        else:
-            r = free.run(m, floor, limit)
-            if r is None:
-                break
-            runs.append(r)
-            after.append(free.pos)
-            tick_run.append(len(runs) - 1)
-            tick_head.append(avail)
-            avail = r[-1] - (m - avail)
-        n_ok += 1
+    n_ok, f = _check_runs(free, tr, run_g, run_g1, floor_l, limit)
     if not n_ok:
         return 0
-    visits = _visits(free, runs)
-    v_first, v_args, v_scanned = visits[0], visits[1], visits[2]
+    nruns = len(f)
+    rep, v_start, v_stop, _vb, v_got, v_scan = _simple_visits(free, f)
 
-    # 2. the ticks in order: time, trace lines, and where a due timeline event ends the run
+    # 2. the ticks in order: their times, and where a due timeline event ends the run
+    m, sc, tr = m[:n_ok], scanned[:n_ok], tr[:n_ok]
+    run_scan = np.bincount(rep, weights=v_scan, minlength=nruns).astype(np.int64)
+    rs = np.where(tr >= 0, run_scan[np.maximum(tr, 0)] if nruns else 0, 0)
+    migrating = m > 0
+    inc = (
+        COST_TICK
+        + COST_SCAN * sc
+        + np.where(migrating, COST_TICK + COST_COPY * m + COST_SCAN * rs, 0)
+    )
+    t_end = k.time_ns + np.cumsum(inc)
+    t_iso = t_end - inc + COST_TICK  # the isolate tick
+    t_mig = t_iso + COST_SCAN * sc + COST_TICK  # the migrate tick
+    done = n_ok
+    if deadline_ns is not None:
+        late = np.flatnonzero((t_iso >= deadline_ns) | (migrating & (t_mig >= deadline_ns)))
+        if len(late):
+            done = int(late[0])
+    if not done:
+        return 0
+    m, sc, tr, rs, migrating = m[:done], sc[:done], tr[:done], rs[:done], migrating[:done]
+    t_end, t_iso, t_mig = t_end[:done], t_iso[:done], t_mig[:done]
+    nruns = int(tr.max()) + 1
+    f = f[:nruns]
+    # pages migrated before the run in each tick, and when the run starts
+    head_n = np.where(tr >= 0, np.array(run_head[:nruns] + [0], dtype=np.int64)[tr], m)
+    t_run = t_mig + COST_COPY * head_n
+    nvis = int(np.searchsorted(rep, nruns))
+    rep, v_start, v_stop = rep[:nvis], v_start[:nvis], v_stop[:nvis]
+    v_got, v_scan = v_got[:nvis], v_scan[:nvis]
+    v_first = np.searchsorted(rep, np.arange(nruns + 1))
+    # each visit's line comes when its run starts plus the scans of the visits before it
+    v_time = np.cumsum(COST_SCAN * v_scan) - COST_SCAN * v_scan
+    if nvis:
+        v_time += (t_run[tr >= 0] - v_time[v_first[:-1]])[rep]
+    lines = _lines(
+        c,
+        z,
+        (start[:done], stop[:done], sc, m, t_iso, t_end, tr),
+        (v_first, v_time, v_start, v_stop, v_scan, v_got),
+    )
+
+    # 3. apply what the accepted ticks did
+    if nruns:
+        cc.free_pfn = _after_run(free, f[-1])
+    n_old = int(m.sum())
+    # each tick migrates its pages highest pfn first (cc->migratepages is list_add()ed)
+    tick_of = np.repeat(np.arange(done), m)
+    nth = np.arange(n_old) - np.repeat(np.cumsum(m) - m, m)
+    olds = lru_pfns[(i0[:done] + i1[:done] - 1)[tick_of] - np.arange(n_old)]
+    heads, run_pages = _free_takes48(free, f)
+    old_targets = np.fromiter(cc.freepages, dtype=np.int64, count=len(cc.freepages))
+    handout = np.concatenate((old_targets, run_pages))
+    _apply_free48(c, z, heads, run_pages)
+    cc.freepages = deque(handout[n_old:].tolist())
+    cc.nr_freepages = len(cc.freepages)
+    # each page's copy ends COST_COPY after the one before, and a run's scan in between
+    times = (
+        t_mig[tick_of]
+        + COST_COPY * (nth + 1)
+        + np.where(nth >= head_n[tick_of], COST_SCAN * rs[tick_of], 0)
+    )
+    _apply_migrations48(c, olds, handout[:n_old], times)
+    cc.migrate_pfn = int(stop[done - 1])
+    k.count("compact_migrate_scanned", int(sc.sum()))
+    k.count("compact_free_scanned", int(v_scan.sum()))
+    k.count("compact_isolated", n_old + int(v_got.sum()))
+    k.count("pgmigrate_success", n_old)
+    k.time_ns = int(t_end[-1])
+    k.trace_many(lines)
+    return done + int(migrating.sum())
+
+
+def _lines(c: Compactor, z, ticks, visits) -> list[tuple]:
+    """The trace entries of the ticks, in order: per tick mm_compaction_finished and
+    mm_compaction_isolate_migratepages, and if it migrated, its free-scanner run's
+    mm_compaction_isolate_freepages, mm_migrate_pages and mm_compaction_migratepages."""
+    k = c.k
+    start, stop, sc, m, t_iso, t_end, tr = ticks
+    v_first, v_time, v_start, v_stop, v_scan, v_got = visits
+    head = k._head()
     zone_line = f"node=0 zone={z.name:<8s} order=-1 ret={status_name(COMPACT_CONTINUE, k.profile)}"
     migrated_fmt = (
         f"nr_succeeded=%d nr_failed=0 mode={MODE_NAMES[MIGRATE_SYNC]} "
         f"reason={k.reason_name(MR_COMPACTION)}"
     )
-    head = k._head()
-    lines: list[tuple[int, str, str, str, tuple | None]] = []
-    append = lines.append
-    copies: list[tuple[int, int]] = []  # (time the copies start, how many), in order
-    t = k.time_ns
-    ticks = done = 0
-    migrate_scanned = isolated = 0
-    for i in range(n_ok):
-        m = i1_l[i] - i0_l[i]
-        bt = t + COST_TICK
-        if deadline_ns is not None and bt >= deadline_ns:
-            break
-        append((bt, head, "mm_compaction_finished", zone_line, None))
-        append(
-            (
-                bt,
-                head,
-                "mm_compaction_isolate_migratepages",
-                _RANGE,
-                (start_l[i], stop_l[i], scanned_l[i], m),
-            )
+    mig = np.flatnonzero(m)
+    nv = np.zeros(len(m), dtype=np.int64)
+    has = tr >= 0
+    nv[has] = np.diff(v_first)
+    per_tick = 2 + (m > 0) * (2 + nv)
+    first = np.cumsum(per_tick) - per_tick
+    out = np.empty(int(per_tick.sum()), dtype=object)
+    n = len(m)
+    t_iso_l = t_iso.tolist()
+    out[first] = _entries(n, t_iso_l, head, "mm_compaction_finished", zone_line, repeat(None))
+    out[first + 1] = _entries(
+        n,
+        t_iso_l,
+        head,
+        "mm_compaction_isolate_migratepages",
+        _RANGE,
+        zip(start.tolist(), stop.tolist(), sc.tolist(), m.tolist(), strict=True),
+    )
+    if len(v_time):
+        run_tick = np.flatnonzero(has)
+        rep = np.repeat(np.arange(len(run_tick)), np.diff(v_first))
+        at = first[run_tick][rep] + 2 + np.arange(len(v_time)) - v_first[rep]
+        out[at] = _entries(
+            len(v_time),
+            v_time.tolist(),
+            head,
+            "mm_compaction_isolate_freepages",
+            _RANGE,
+            zip(v_start.tolist(), v_stop.tolist(), v_scan.tolist(), v_got.tolist(), strict=True),
         )
-        bt += scanned_l[i] * COST_SCAN
-        if m:
-            bt += COST_TICK
-            if deadline_ns is not None and bt >= deadline_ns:
-                del lines[-2:]
-                break
-            r = tick_run[i]
-            if r < 0:
-                copies.append((bt, m))
-                bt += COST_COPY * m
-            else:
-                h = tick_head[i]
-                if h:
-                    copies.append((bt, h))
-                    bt += COST_COPY * h
-                for j in range(v_first[r], v_first[r + 1]):
-                    append((bt, head, "mm_compaction_isolate_freepages", _RANGE, v_args[j]))
-                    bt += v_scanned[j] * COST_SCAN
-                copies.append((bt, m - h))
-                bt += COST_COPY * (m - h)
-            append((bt, head, "mm_migrate_pages", migrated_fmt, (m,)))
-            append((bt, head, "mm_compaction_migratepages", _MIGRATED, (m,)))
-            ticks += 2
-        else:
-            ticks += 1
-        t = bt
-        migrate_scanned += scanned_l[i]
-        isolated += m
-        done += 1
-    if not done:
-        return 0
+    if len(mig):
+        at = first[mig] + 2 + nv[mig]
+        t_l = t_end[mig].tolist()
+        m_args = [(x,) for x in m[mig].tolist()]
+        out[at] = _entries(len(mig), t_l, head, "mm_migrate_pages", migrated_fmt, m_args)
+        out[at + 1] = _entries(len(mig), t_l, head, "mm_compaction_migratepages", _MIGRATED, m_args)
+    return out.tolist()
 
-    # 3. apply what the accepted iterations did
-    nruns = max([r for r in tick_run[:done] if r >= 0], default=-1) + 1
-    runs = runs[:nruns]
-    nvisits = v_first[nruns]
-    if nruns:
-        cc.free_pfn = after[nruns - 1]
-    olds = [lru_pfns[a:b][::-1] for a, b in zip(i0_l[:done], i1_l[:done], strict=True) if b > a]
-    heads, orders, run_pages = _free_takes48(free, [_ranges(r) for r in runs])
-    old_targets = np.fromiter(cc.freepages, dtype=np.int64, count=len(cc.freepages))
-    handout = np.concatenate((old_targets, run_pages))
-    n_old = sum([len(x) for x in olds])
-    _apply_free48(c, z, heads, run_pages)
-    cc.freepages = deque(handout[n_old:].tolist())
-    cc.nr_freepages = len(cc.freepages)
-    _apply_migrations48(c, olds, handout[:n_old], copies)
-    free_taken = int(np.sum(visits[4][:nvisits])) if nvisits else 0
-    cc.migrate_pfn = stop_l[done - 1]
-    k.count("compact_migrate_scanned", migrate_scanned)
-    k.count("compact_free_scanned", int(np.sum(visits[2][:nvisits])) if nvisits else 0)
-    k.count("compact_isolated", isolated + free_taken)
-    k.count("pgmigrate_success", n_old)
-    k.time_ns = t
-    k.trace_many(lines)
-    return ticks
+
+def _entries(n: int, times: list[int], head: str, event: str, fmt: str, args) -> np.ndarray:
+    """n trace entries (time, head, event, fmt, args) as an object array, built in C."""
+    return np.fromiter(
+        zip(times, repeat(head), repeat(event), repeat(fmt), args), dtype=object, count=n
+    )
+
+
+def _plan_runs(free: _FreeScanner, demand: list[int], floor_l: list[int], avail: int, n_lim):
+    """Which ticks run the free scanner, among the first n_lim: a tick does when the
+    pages the free scanner gave so far (avail at the start) do not cover its batch
+    (demand[i]: the pages of the ticks before tick i, then of all). A run isolates until
+    it holds the whole batch: the heads from the first on until their pages reach it.
+    Returns the ticks planned (n_lim, or fewer when a run would go too low), and per run
+    its tick, first head, end head (in scan order) and the pages its tick migrated before
+    it."""
+    cum = free.cum.tolist()
+    g = free.g
+    zstart = free.z.start
+    supplied = avail
+    run_tick: list[int] = []
+    run_g: list[int] = []
+    run_g1: list[int] = []
+    run_head: list[int] = []
+    while True:
+        i = bisect_right(demand, supplied) - 1  # the first tick not covered
+        if i >= n_lim:
+            return n_lim, run_tick, run_g, run_g1, run_head
+        target = cum[g] + demand[i + 1] - demand[i]
+        if cum[-1] < target:
+            while free.cum[-1] < target and free.next_prep >= max(zstart, floor_l[i]):
+                free._prepare()
+            if free.cum[-1] < target:
+                return i, run_tick, run_g, run_g1, run_head
+            cum.extend(free.cum[len(cum) :].tolist())
+        g1 = bisect_left(cum, target, g)
+        run_tick.append(i)
+        run_g.append(g)
+        run_g1.append(g1)
+        run_head.append(supplied - demand[i])
+        supplied += cum[g1] - cum[g]
+        g = g1
+
+
+def _after_run(free: _FreeScanner, fr) -> int:
+    """Where the free scanner resumes after a run: past its last block, or the next
+    pageblock down if that block ended its pageblock."""
+    bi, pos, g, be, g1, stop = (int(x) for x in fr)
+    bstart, bend = free.blocks[be][0], free.blocks[be][1]
+    return bstart - PAGEBLOCK_NR_PAGES if stop == bend else stop
+
+
+def _check_runs(free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limit):
+    """The planned runs as _simple_visits() rows (first block, start pfn, first head, last
+    block, end head, stop pfn), and the ticks before the first that breaks a rule of the
+    model: a free-scanner pageblock it cannot model, one within MARGIN of the migrate
+    scanner, or more taken than the watermark allows."""
+    nr = len(run_g)
+    n_ok = len(tr)
+    if not n_ok:
+        return 0, np.zeros((0, 6), dtype=np.int64)
+    floor = np.array(floor_l[:n_ok], dtype=np.int64)
+    lowest = np.full(n_ok, free.lowest, dtype=np.int64)
+    bad_tick = np.zeros(n_ok, dtype=np.bool_)
+    f = np.zeros((nr, 6), dtype=np.int64)
+    if nr:
+        g0 = np.array(run_g, dtype=np.int64)
+        g1 = np.array(run_g1, dtype=np.int64)
+        last = g1 - 1
+        be = free.hblk[last]
+        stop = free.pfn_np[last] + np.left_shift(1, free.order_np[last])
+        nb = len(free.blocks)
+        bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
+        bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
+        finished = stop == bend[be]
+        bi = np.concatenate(([free.bi], np.where(finished, be + 1, be)[:-1]))
+        pos = np.concatenate(
+            ([free.pos], np.where(finished, bstart[be] - PAGEBLOCK_NR_PAGES, stop)[:-1])
+        )
+        bad = np.array(free.bad, dtype=np.int64)
+        taken = np.cumsum(free.cum[g1] - free.cum[g0])
+        broken = (bad[be + 1] - bad[bi] > 0) | (taken > limit)
+        has = tr >= 0
+        bad_tick[has] = broken[tr[has]]
+        # the lowest pageblock the free scanner visited by the end of each tick
+        upto = np.maximum.accumulate(tr)
+        lowest = np.where(upto >= 0, bstart[be][np.maximum(upto, 0)], lowest)
+        f[:, 0], f[:, 1], f[:, 2], f[:, 3], f[:, 4], f[:, 5] = bi, pos, g0, be, g1, stop
+    bad_tick |= lowest < floor
+    cut = np.flatnonzero(bad_tick)
+    if len(cut):
+        n_ok = int(cut[0])
+    nruns = int(tr[:n_ok].max()) + 1 if n_ok else 0
+    return n_ok, f[:nruns]
 
 
 def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: int):
@@ -415,7 +532,10 @@ def _on_pcp_at_scan(c: Compactor, z, ticks_a, lru_pfns: np.ndarray, ts: np.ndarr
     free_idx = i0[tk] + i1[tk] - 1 - k  # its place in the order of frees
     fifo = len(lists[mt0]) + free_idx
     d = np.searchsorted(cum, fifo, side="right")
-    drained_at = np.where(d < len(moments), moments[np.minimum(d, len(moments) - 1)], _NEVER)
+    drained_at = np.full(len(ts), _NEVER, dtype=np.int64)
+    if len(moments):
+        soon = d < len(moments)
+        drained_at[soon] = moments[d[soon]]
     # the scan follows the frees of every tick before it
     out[:] = is_src & (drained_at > i0[ts])
     return out
@@ -448,30 +568,24 @@ def _drains(count: int, high: int, batch: int, n: int) -> tuple[np.ndarray, np.n
     return np.array(moments, dtype=np.int64), np.cumsum(np.array(sizes, dtype=np.int64))
 
 
-def _free_takes48(free: _FreeScanner, taken: list[list[range]]):
-    """What the free-scanner runs took: the heads and orders in isolation order, and the
-    pages in the order compaction_alloc() hands them out: run by run, each run's pages in
-    descending pfn order of isolation (map_pages() list_add()s every subpage in turn)."""
-    if not taken:
+def _free_takes48(free: _FreeScanner, f: np.ndarray):
+    """What the free-scanner runs took: the heads (in isolation order: one stretch of the
+    heads in scan order), and their pages in the order compaction_alloc() hands them out:
+    run by run, each run's pages in descending pfn order of isolation (map_pages()
+    list_add()s every subpage in turn)."""
+    if not len(f):
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    starts = np.array([r.start for ranges in taken for r in ranges], dtype=np.int64)
-    lens = np.array([len(r) for ranges in taken for r in ranges], dtype=np.int64)
-    first = np.cumsum(lens) - lens
-    idx = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
-    heads, orders = free.pfn_np[idx], free.order_np[idx]
-    sizes = np.left_shift(1, orders)
+        return empty, empty
+    g0, g1 = f[:, 2], f[:, 4]
+    heads = free.pfn_np[g0[0] : g1[-1]]
+    sizes = np.left_shift(1, free.order_np[g0[0] : g1[-1]])
     offs = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     pages = np.repeat(heads, sizes) + offs  # in isolation order
-    # each run's pages reversed
-    run_of_head = np.repeat(np.repeat(np.arange(len(taken)), [len(rs) for rs in taken]), lens)
-    run_pages = np.bincount(run_of_head, weights=sizes, minlength=len(taken)).astype(np.int64)
-    rend = np.cumsum(run_pages)
-    rstart = rend - run_pages
-    run_of_page = np.repeat(np.arange(len(taken)), run_pages)
-    pos = np.arange(len(pages))
-    out = pages[(rstart + rend - 1)[run_of_page] - pos]
-    return heads, orders, out
+    per_run = free.cum[g1] - free.cum[g0]
+    rend = np.cumsum(per_run)
+    rstart = rend - per_run
+    run_of_page = np.repeat(np.arange(len(f)), per_run)
+    return heads, pages[(rstart + rend - 1)[run_of_page] - np.arange(len(pages))]
 
 
 def _apply_free48(c: Compactor, z, heads: np.ndarray, pages: np.ndarray) -> None:
@@ -488,23 +602,18 @@ def _apply_free48(c: Compactor, z, heads: np.ndarray, pages: np.ndarray) -> None
         mem.changed.update(pages.tolist())
 
 
-def _apply_migrations48(c: Compactor, olds, news: np.ndarray, copies) -> None:
+def _apply_migrations48(c: Compactor, olds: np.ndarray, news: np.ndarray, times) -> None:
     """Contents move to their targets, history records them at the time each copy ends,
     the sources are freed through the pcp lists in the order they were migrated."""
-    if not olds:
+    if not len(olds):
         return
     k, mem = c.k, c.mem
-    o = np.concatenate(olds).astype(np.intp)
+    o = olds.astype(np.intp)
     n = news.astype(np.intp)
     mem.kind[n] = mem.kind[o]
     mem.aux[n] = mem.aux[o]
     mem.token[n] = mem.token[o]
     mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
-    t0 = np.array([x[0] for x in copies], dtype=np.int64)
-    cnt = np.array([x[1] for x in copies], dtype=np.int64)
-    first = np.cumsum(cnt) - cnt
-    times = np.repeat(t0 - first * COST_COPY, cnt)
-    times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)
     k.history.extend(times, o, H_OUT, n)
     mem.defer_frees = True
     try:
