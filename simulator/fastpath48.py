@@ -86,9 +86,6 @@ def applicable48(c: Compactor, cc: CompactControl) -> bool:
         and not (cc.direct or cc.proactive or cc.rescan or cc.contended)
         and cc.nr_migratepages == 0
         and not cc.migratepages
-        # set by the first isolation and never again in a full compaction: the ticks
-        # from then on leave it alone (pfn 0 reads as unset)
-        and cc.last_migrated_pfn != 0
         and c.mem.capture is None
         and not k.lru_eagain_rate
         and k.file_migratepage
@@ -217,8 +214,21 @@ def fast_forward_48(
         + COST_COPY * (nth + 1)
         + np.where(nth >= head_n[tick_of], COST_SCAN * rs[tick_of], 0)
     )
-    _apply_migrations48(c, olds, handout[:n_old], times)
+    # what migrate_pages() appends to the history log at once: a run of pages with
+    # targets at hand (finish_lru_migrations()), or the one that ran the free scanner
+    mig = m > 0
+    has_run = (tr >= 0)[mig]
+    h_m, m_m = head_n[mig], m[mig]
+    appends = np.stack(
+        (np.where(has_run, h_m, m_m), has_run, np.where(has_run, m_m - h_m - 1, 0)), axis=1
+    ).ravel()
+    _apply_migrations48(c, olds, handout[:n_old], times, np.cumsum(appends[appends > 0]))
     cc.migrate_pfn = int(stop[done - 1])
+    if not cc.last_migrated_pfn:
+        # set by the first page isolated, never again in a full compaction; pfn 0 reads
+        # as unset, so the page after it sets it
+        first = lru_pfns[:n_old][lru_pfns[:n_old] != 0][:1]
+        cc.last_migrated_pfn = int(first[0]) if len(first) else 0
     k.count("compact_migrate_scanned", int(sc.sum()))
     k.count("compact_free_scanned", int(v_scan.sum()))
     k.count("compact_isolated", n_old + int(v_got.sum()))
@@ -602,9 +612,10 @@ def _apply_free48(c: Compactor, z, heads: np.ndarray, pages: np.ndarray) -> None
         mem.changed.update(pages.tolist())
 
 
-def _apply_migrations48(c: Compactor, olds: np.ndarray, news: np.ndarray, times) -> None:
-    """Contents move to their targets, history records them at the time each copy ends,
-    the sources are freed through the pcp lists in the order they were migrated."""
+def _apply_migrations48(c: Compactor, olds: np.ndarray, news: np.ndarray, times, ends) -> None:
+    """Contents move to their targets, history records them at the time each copy ends
+    (appended in pieces ending at `ends`, as the ticks would), the sources are freed
+    through the pcp lists in the order they were migrated."""
     if not len(olds):
         return
     k, mem = c.k, c.mem
@@ -614,7 +625,7 @@ def _apply_migrations48(c: Compactor, olds: np.ndarray, news: np.ndarray, times)
     mem.aux[n] = mem.aux[o]
     mem.token[n] = mem.token[o]
     mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
-    k.history.extend(times, o, H_OUT, n)
+    _history_extend(k.history, times, o, n, ends)
     mem.defer_frees = True
     try:
         mem.free_pages_bulk(o)
@@ -622,3 +633,18 @@ def _apply_migrations48(c: Compactor, olds: np.ndarray, news: np.ndarray, times)
         mem.defer_frees = False
     if mem.changed is not None:
         mem.changed.update(n.tolist())
+
+
+def _history_extend(h, times: np.ndarray, o: np.ndarray, n: np.ndarray, ends: np.ndarray) -> None:
+    """History.extend() of the entries appended in pieces ending at `ends`: the log drops
+    its oldest half after any append that takes it past `keep`, so an append that does
+    ends where one of the pieces did."""
+    at = 0
+    total = len(o)
+    while at < total:
+        # the first piece after which the log is too long, or all of them
+        room = max(h.keep - len(h), 0)
+        cut = int(np.searchsorted(ends, at + room, side="right"))
+        stop = int(ends[cut]) if cut < len(ends) else total
+        h.extend(times[at:stop], o[at:stop], H_OUT, n[at:stop])
+        at = stop
