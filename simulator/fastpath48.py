@@ -117,7 +117,7 @@ def fast_forward_48(
     # first scan's settle_around() would do; when does not matter).
     if z.pcp_count and max(max(q) for q in z.pcp_lists if q) >= p0:
         return 0
-    if mem.pending and (mem.pending_hi >= p0 - MAX_BLOCK or mem._may_merge_across(p0)):
+    if mem.pending and (mem.pending_hi >= p0 or mem._may_merge_across(p0)):
         mem.settle()
     plan = _migrate_plan(c, cc, p0, b0, nblocks)
     if plan is None:
@@ -487,6 +487,10 @@ def _danger(c: Compactor, z, p0: int, b0: int, ticks_a, lru_pfns: np.ndarray) ->
     kinds = mem.kind[lo:hi]
     free = kinds == K_FREE
     freeable = free | (kinds == K_PCP)
+    if mem.pending and mem.pending_hi >= lo:
+        # pages owed to the buddy allocator (all below p0) are free but not merged yet
+        owed = np.concatenate([p for _, p, _ in mem.pending])
+        free[owed[(owed >= lo) & (owed < hi)] - lo] = False
     src_lo = max(p0, lo)
     src_hi = min(hi, int(stop[-1]))
     if src_hi > src_lo:
