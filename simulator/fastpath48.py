@@ -28,7 +28,6 @@ reached otherwise (see _danger()).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections import deque
 from itertools import repeat
 from typing import TYPE_CHECKING
@@ -133,14 +132,12 @@ def fast_forward_48(
     # 1. the free scanner: a run whenever a migration finds cc->freepages empty
     m = i1[:nt] - i0[:nt]
     n_lim = int(np.searchsorted(np.cumsum(1 + (m > 0)), max_ticks, side="right"))
+    if not n_lim:
+        return 0
     free = _FreeScanner(c, cc, z, int(i1[nt - 1]))
     floor_l = ((stop[:nt] & ~(PAGEBLOCK_NR_PAGES - 1)) + PAGEBLOCK_NR_PAGES + MARGIN).tolist()
     n_ok, run_tick, run_g, run_g1, run_head = _plan_runs(
-        free,
-        (i0[:nt] - i0[0]).tolist() + [int(i1[nt - 1] - i0[0])],
-        floor_l,
-        cc.nr_freepages,
-        n_lim,
+        free, np.append(i0[:nt], i1[nt - 1]), floor_l[0], cc.nr_freepages, n_lim
     )
     tr = np.full(n_ok, -1, dtype=np.int64)
     tr[run_tick] = np.arange(len(run_tick))
@@ -177,7 +174,7 @@ def fast_forward_48(
     nruns = int(tr.max()) + 1
     f = f[:nruns]
     # pages migrated before the run in each tick, and when the run starts
-    head_n = np.where(tr >= 0, np.array(run_head[:nruns] + [0], dtype=np.int64)[tr], m)
+    head_n = np.where(tr >= 0, np.append(run_head[:nruns], 0)[tr], m)
     t_run = t_mig + COST_COPY * head_n
     nvis = int(np.searchsorted(rep, nruns))
     rep, v_start, v_stop = rep[:nvis], v_start[:nvis], v_stop[:nvis]
@@ -297,40 +294,47 @@ def _entries(n: int, times: list[int], head: str, event: str, fmt: str, args) ->
     )
 
 
-def _plan_runs(free: _FreeScanner, demand: list[int], floor_l: list[int], avail: int, n_lim):
-    """Which ticks run the free scanner, among the first n_lim: a tick does when the
-    pages the free scanner gave so far (avail at the start) do not cover its batch
-    (demand[i]: the pages of the ticks before tick i, then of all). A run isolates until
-    it holds the whole batch: the heads from the first on until their pages reach it.
-    Returns the ticks planned (n_lim, or fewer when a run would go too low), and per run
-    its tick, first head, end head (in scan order) and the pages its tick migrated before
-    it."""
-    cum = free.cum.tolist()
-    g = free.g
+def _plan_runs(free: _FreeScanner, demand: np.ndarray, floor: int, avail: int, n_lim: int):
+    """Which of the first n_lim ticks run the free scanner: a tick does when the pages
+    handed to cc->freepages so far (avail at the start, then what the runs isolated) do
+    not cover its batch (demand[i]: the pages of the ticks before tick i, then of all). A
+    run isolates until it holds the whole batch: from its first head on (in scan order)
+    until their pages reach it. Returns the ticks planned (n_lim, or fewer when the free
+    blocks down to `floor` run out), and per run its tick, first head, end head and the
+    pages its tick migrated before it."""
+    g0 = free.g
+    x0 = int(free.cum[g0])
+    # the heads the runs may take: enough for all the batches and the last one's overshoot
+    want = x0 + int(demand[n_lim]) - avail + COMPACT_CLUSTER_MAX + (1 << PAGEBLOCK_ORDER)
     zstart = free.z.start
-    supplied = avail
-    run_tick: list[int] = []
-    run_g: list[int] = []
-    run_g1: list[int] = []
-    run_head: list[int] = []
-    while True:
-        i = bisect_right(demand, supplied) - 1  # the first tick not covered
-        if i >= n_lim:
-            return n_lim, run_tick, run_g, run_g1, run_head
-        target = cum[g] + demand[i + 1] - demand[i]
-        if cum[-1] < target:
-            while free.cum[-1] < target and free.next_prep >= max(zstart, floor_l[i]):
-                free._prepare()
-            if free.cum[-1] < target:
-                return i, run_tick, run_g, run_g1, run_head
-            cum.extend(free.cum[len(cum) :].tolist())
-        g1 = bisect_left(cum, target, g)
-        run_tick.append(i)
-        run_g.append(g)
-        run_g1.append(g1)
-        run_head.append(supplied - demand[i])
-        supplied += cum[g1] - cum[g]
-        g = g1
+    free.demand = want
+    while free.cum[-1] < want and free.next_prep >= max(zstart, floor):
+        free._prepare()
+    cum = free.cum
+    # from each head on (up to where the batches are covered): the tick whose batch a
+    # run starting there serves, and where that run ends (-1: past the heads prepared)
+    x = cum[g0 : int(cum.searchsorted(want)) + 1]
+    tick = np.searchsorted(demand, avail + x - x0, side="right") - 1
+    serves = tick < n_lim
+    need = np.where(serves, demand[np.minimum(tick + 1, len(demand) - 1)] - demand[tick], 0)
+    nxt = np.searchsorted(cum, x + need)
+    nxt[(x + need > cum[-1]) & serves] = -1
+    # the runs one after another, from the first head on
+    chain = [g0]
+    g = g0
+    while tick[g - g0] < n_lim:
+        g = int(nxt[g - g0])
+        if g < 0:
+            break
+        chain.append(g)
+    ch = np.array(chain, dtype=np.int64)
+    # a run from each head of the chain but the last (whose tick is past n_lim, or
+    # whose run would need more heads)
+    run_g, run_g1 = ch[:-1], ch[1:]
+    n_ok = n_lim if g >= 0 else int(tick[chain[-1] - g0])
+    run_tick = tick[run_g - g0]
+    run_head = avail + cum[run_g] - x0 - demand[run_tick]
+    return n_ok, run_tick, run_g, run_g1, run_head
 
 
 def _after_run(free: _FreeScanner, fr) -> int:
