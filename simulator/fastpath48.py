@@ -219,6 +219,8 @@ def fast_forward_48(
     appends = np.stack(
         (np.where(has_run, h_m, m_m), has_run, np.where(has_run, m_m - h_m - 1, 0)), axis=1
     ).ravel()
+    # isolated through the kernel's entry point, as isolate_migratepages_block() does
+    k.isolate_lru_pages(olds.tolist() if mem.changed is not None else olds)
     _apply_migrations48(c, olds, handout[:n_old], times, np.cumsum(appends[appends > 0]))
     cc.migrate_pfn = int(stop[done - 1])
     if not cc.last_migrated_pfn:
@@ -633,6 +635,7 @@ def _apply_migrations48(c: Compactor, olds: np.ndarray, news: np.ndarray, times,
     mem.aux[n] = mem.aux[o]
     mem.token[n] = mem.token[o]
     mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
+    k.nr_isolated -= len(o)
     _history_extend(k.history, times, o, n, ends)
     mem.defer_frees = True
     try:
