@@ -722,10 +722,14 @@ def _apply_migrations(c: Compactor, olds, news, copy_t0) -> None:
     k, mem = c.k, c.mem
     o = np.concatenate(olds).astype(np.intp)
     n = news.astype(np.intp)
+    # isolated through the kernel's entry point, as isolate_migratepages_block() does, so
+    # whatever watches it sees every isolation
+    k.isolate_lru_pages(o.tolist() if mem.changed is not None else o)
     mem.kind[n] = mem.kind[o]
     mem.aux[n] = mem.aux[o]
     mem.token[n] = mem.token[o]
     mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
+    k.nr_isolated -= len(o)
     sizes = np.array([len(x) for x in olds], dtype=np.int64)
     first = np.cumsum(sizes) - sizes
     times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
