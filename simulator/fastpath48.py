@@ -43,6 +43,7 @@ from .constants import (
     F_LRU,
     F_UNEVICTABLE,
     K_FREE,
+    K_HOLE,
     K_PCP,
     K_TARGET,
     MAX_ORDER,
@@ -402,6 +403,12 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     lru = c._lru_isolatable(cc, kinds, flags)
     bad = _BAD_KINDS[kinds] | ((flags & F_ISOLATED) != 0) | (lru & ((flags & _SLOW) != 0))
     first_bad = int(np.argmax(bad)) + p0 if bad.any() else end
+    # pageblock_pfn_to_page(): a pageblock with a hole at either end is passed over whole,
+    # in the same tick as the next one
+    bstarts = b0 + PAGEBLOCK_NR_PAGES * np.arange(nblocks, dtype=np.int64)
+    holed = (mem.kind[bstarts] == K_HOLE) | (mem.kind[bstarts + PAGEBLOCK_NR_PAGES - 1] == K_HOLE)
+    if holed.any():
+        first_bad = min(first_bad, int(bstarts[np.argmax(holed)]))
     # the pfns a free block covers past its head, within the head's pageblock: the scan
     # passes over them (4.8 counts the head only); an order-10 block's upper pageblock is
     # scanned pfn by pfn
@@ -434,7 +441,6 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     rank = np.arange(nl) - first_in_blk[blk]
     full = np.flatnonzero(rank % COMPACT_CLUSTER_MAX == COMPACT_CLUSTER_MAX - 1)
     cut = lru_pfns[full] + 1  # where each capped scan stops
-    bstarts = b0 + PAGEBLOCK_NR_PAGES * np.arange(nblocks, dtype=np.int64)
     bends = bstarts + PAGEBLOCK_NR_PAGES
     scan0 = bstarts.copy()
     scan0[0] = p0
