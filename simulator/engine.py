@@ -44,6 +44,7 @@ from .constants import (
     status_name,
 )
 from .fastpath import fast_forward
+from .fastpath48 import fast_forward_48
 from .kernel import COST_TICK, TRACE_KEEP, Kernel, TraceLog
 from .memory import extfrag_text
 from .procfs import REPORTS
@@ -373,7 +374,8 @@ class Simulation:
         if job.kind != "compact_memory" or job.cc is None:
             return 0
         comm, self.k.comm = self.k.comm, "sh"  # as _advance_job() would set it
-        n = fast_forward(self.c, job.cc, limit, self._next_event_ns())
+        ff = fast_forward if self.k.v6 else fast_forward_48
+        n = ff(self.c, job.cc, limit, self._next_event_ns())
         if not n:
             self.k.comm = comm
         before, self.tick_count = self.tick_count, self.tick_count + n

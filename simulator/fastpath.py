@@ -119,6 +119,9 @@ class _FreeScanner:
 
     def __init__(self, c: Compactor, cc: CompactControl, zone, demand: int) -> None:
         self.mem = c.mem
+        # 4.8 (fastpath48.py) plans its runs itself and counts only the heads of the blocks
+        # it takes (_simple_visits())
+        self.v6 = c.k.v6
         self.z = zone
         self.pos = cc.free_pfn  # isolate_start_pfn: where the next episode resumes
         self.blocks: list[tuple] = []  # (bstart, bend, suitable, bad, lo, hi), top down
@@ -595,28 +598,13 @@ def _visits(free: _FreeScanner, runs: list[tuple]):
     """The pageblocks each free-scanner run visited, in order: (first visit of each run,
     then one past the last; per visit (start, stop, nr_scanned, nr_taken) as trace
     arguments, nr_scanned, pageblock start, nr_taken, finished)."""
-    nb = len(free.blocks)
-    bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
-    bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
-    suit = np.array([b[2] for b in free.blocks], dtype=np.bool_).reshape(nb)
-    lo = np.array([b[4] for b in free.blocks], dtype=np.int64).reshape(nb)
-    hi = np.array([b[5] for b in free.blocks], dtype=np.int64).reshape(nb)
-    cum = free.cum
     simple = [(i, r) for i, r in enumerate(runs) if r[0] == "s"]
     parts = []
     if simple:
         ids = np.array([i for i, _ in simple], dtype=np.int64)
         f = np.array([r[1:7] for _, r in simple], dtype=np.int64).reshape(len(simple), 6)
-        bi, pos, g, be, g1, stop = f.T
-        n = be - bi + 1
-        rep = np.repeat(np.arange(len(simple)), n)
-        blk = np.repeat(bi, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        keep = suit[blk]
-        rep, blk = rep[keep], blk[keep]
-        start = np.where(blk == bi[rep], pos[rep], bstart[blk])
-        vstop = np.where(blk == be[rep], stop[rep], bend[blk])
-        got = cum[np.minimum(hi[blk], g1[rep])] - cum[np.maximum(lo[blk], g[rep])]
-        parts.append((ids[rep], start, vstop, bstart[blk], got, vstop - start))
+        rep, *visit = _simple_visits(free, f)
+        parts.append((ids[rep], *visit))
     for i, r in enumerate(runs):
         if r[0] == "x":
             v = np.array([x[:5] for x in r[1]], dtype=np.int64).reshape(len(r[1]), 5)
@@ -634,6 +622,33 @@ def _visits(free: _FreeScanner, runs: list[tuple]):
     args = list(zip(start.tolist(), stop.tolist(), scanned.tolist(), got.tolist(), strict=True))
     finished = stop == np.minimum(vb + PAGEBLOCK_NR_PAGES, free.z.end)
     return first, args, scanned.tolist(), vb, got, finished
+
+
+def _simple_visits(free: _FreeScanner, f: np.ndarray):
+    """The visits of runs that took a run of heads in scan order, f holding each one's
+    (first block, start pfn, first head, last block, end head, stop pfn): per visit, the
+    run (an index into f, ascending), start, stop, pageblock start, nr_taken, nr_scanned."""
+    nb = len(free.blocks)
+    bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
+    bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
+    suit = np.array([b[2] for b in free.blocks], dtype=np.bool_).reshape(nb)
+    lo = np.array([b[4] for b in free.blocks], dtype=np.int64).reshape(nb)
+    hi = np.array([b[5] for b in free.blocks], dtype=np.int64).reshape(nb)
+    bi, pos, g, be, g1, stop = f.T
+    n = be - bi + 1
+    rep = np.repeat(np.arange(len(f)), n)
+    blk = np.repeat(bi, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    keep = suit[blk]
+    rep, blk = rep[keep], blk[keep]
+    start = np.where(blk == bi[rep], pos[rep], bstart[blk])
+    vstop = np.where(blk == be[rep], stop[rep], bend[blk])
+    first_head, end_head = np.maximum(lo[blk], g[rep]), np.minimum(hi[blk], g1[rep])
+    got = free.cum[end_head] - free.cum[first_head]
+    scanned = vstop - start
+    if not free.v6:
+        # 4.8 isolate_freepages_block() counts a taken block's head only
+        scanned = scanned - got + (end_head - first_head)
+    return rep, start, vstop, bstart[blk], got, scanned
 
 
 def _flat(runs: list[list[range]]) -> tuple[np.ndarray, np.ndarray]:
@@ -707,10 +722,14 @@ def _apply_migrations(c: Compactor, olds, news, copy_t0) -> None:
     k, mem = c.k, c.mem
     o = np.concatenate(olds).astype(np.intp)
     n = news.astype(np.intp)
+    # isolated through the kernel's entry point, as isolate_migratepages_block() does, so
+    # whatever watches it sees every isolation
+    k.isolate_lru_pages(o.tolist() if mem.changed is not None else o)
     mem.kind[n] = mem.kind[o]
     mem.aux[n] = mem.aux[o]
     mem.token[n] = mem.token[o]
     mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
+    k.nr_isolated -= len(o)
     sizes = np.array([len(x) for x in olds], dtype=np.int64)
     first = np.cumsum(sizes) - sizes
     times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)

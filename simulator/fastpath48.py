@@ -1,0 +1,667 @@
+"""Many ticks of a 4.8 full compaction at once, with the same result as ticking one by one.
+
+The 4.8 counterpart of fastpath.py (read its docstring first). In the steady state of a
+4.8 `compact_memory` (cc->order == -1, MIGRATE_SYNC, ignore_skip_hint: no skip bit and no
+cached pfn ever changes) every compact_zone() iteration follows from the page arrays:
+
+- an isolate tick scans from cc->migrate_pfn and takes the LRU pages it meets, at most
+  COMPACT_CLUSTER_MAX (32); it stops one past the 32nd, or at the end of the pageblock.
+  A scan that takes nothing is a tick of its own (ISOLATE_NONE). nr_scanned counts every
+  pfn visited, a free block by its head only;
+- a migrate tick migrates the batch, highest pfn first (cc->migratepages is a list_add()
+  list). Each page takes the head of cc->freepages; when that is empty,
+  compaction_alloc() runs the free scanner, which isolates until it holds
+  cc->nr_migratepages pages (the whole batch, however much of it is already done), and
+  map_pages() leaves the list in descending pfn order of what it took. Every migration
+  succeeds at the first attempt.
+
+fast_forward_48() computes the ticks of up to MAX_RUN_BLOCKS pageblocks from the arrays,
+then the free-scanner runs and the time of every tick, and applies them in bulk.
+
+Owed merges: the migrated pages are freed through the pcp lists, and pages drained from
+there may merge in the buddy allocator. A merged block that reaches from below a scan's
+start to at or above it would change what the 4.8 scan counts (a head is counted once, a
+tail once per pfn). Such a block holds the pfn just below the start, so it cannot form
+while that pfn sits on a pcp list; the run ends before any scan whose start could be
+reached otherwise (see _danger()).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from itertools import repeat
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .constants import (
+    COMPACT_CLUSTER_MAX,
+    COMPACT_CONTINUE,
+    F_BUDDY,
+    F_DIRTY,
+    F_ISOLATED,
+    F_LRU,
+    F_UNEVICTABLE,
+    K_FREE,
+    K_HOLE,
+    K_PCP,
+    K_TARGET,
+    MAX_ORDER,
+    MIGRATE_PCPTYPES,
+    MIGRATE_SYNC,
+    MODE_NAMES,
+    MR_COMPACTION,
+    PAGEBLOCK_NR_PAGES,
+    PAGEBLOCK_ORDER,
+    status_name,
+)
+from .fastpath import (
+    _BAD_KINDS,
+    _MIGRATED,
+    _RANGE,
+    _SLOW,
+    MARGIN,
+    MAX_BLOCK,
+    MAX_RUN_BLOCKS,
+    _FreeScanner,
+    _simple_visits,
+)
+from .kernel import COST_COPY, COST_SCAN, COST_TICK, H_OUT
+
+if TYPE_CHECKING:
+    from .compaction import CompactControl, Compactor
+
+_NEVER = np.iinfo(np.int64).max
+
+
+def applicable48(c: Compactor, cc: CompactControl) -> bool:
+    """Whether cc is between two iterations in the steady state fast_forward_48() models."""
+    k = c.k
+    return (
+        not k.v6
+        and cc.phase == "isolate"
+        and cc.order == -1
+        and cc.mode == MIGRATE_SYNC
+        and cc.ignore_skip_hint
+        and not (cc.direct or cc.proactive or cc.rescan or cc.contended)
+        and cc.nr_migratepages == 0
+        and not cc.migratepages
+        and c.mem.capture is None
+        and not k.lru_eagain_rate
+        and k.file_migratepage
+        and cc.nr_freepages == len(cc.freepages)
+    )
+
+
+def fast_forward_48(
+    c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: int | None
+) -> int:
+    """Run ticks of a 4.8 full compaction, at most max_ticks, none of which may start at
+    or after deadline_ns, ending between two iterations. Returns the ticks done (0 when
+    the state is not one this models, or not even one iteration fits)."""
+    if max_ticks < 1 or not applicable48(c, cc):
+        return 0
+    k, mem = c.k, c.mem
+    z = mem.zones[cc.zone]
+    p0 = cc.migrate_pfn
+    b0 = p0 & ~(PAGEBLOCK_NR_PAGES - 1)
+    if b0 < z.start or p0 >= z.end:
+        return 0
+    room = ((cc.free_pfn & ~(PAGEBLOCK_NR_PAGES - 1)) - MARGIN - b0) // PAGEBLOCK_NR_PAGES
+    # a pageblock takes one tick or more (about a dozen in a busy zone)
+    nblocks = min(max_ticks // 4 + 1, MAX_RUN_BLOCKS, room, (z.end - b0) // PAGEBLOCK_NR_PAGES)
+    if nblocks < 1:
+        return 0
+    # Pages on the pcp lists from before are drained first: none may be where the
+    # scanners look. Owed merges there, or reaching across p0, are done now (as the
+    # first scan's settle_around() would do; when does not matter).
+    if z.pcp_count and max(max(q) for q in z.pcp_lists if q) >= p0:
+        return 0
+    if mem.pending and (mem.pending_hi >= p0 or mem._may_merge_across(p0)):
+        mem.settle()
+    plan = _migrate_plan(c, cc, p0, b0, nblocks)
+    if plan is None:
+        return 0
+    ticks_a, lru_pfns = plan
+    start, stop, scanned, i0, i1 = ticks_a
+    nt = len(start)
+    # the last tick whose scan start no owed merge can reach (see the module docstring)
+    nt = min(nt, _danger(c, z, p0, b0, ticks_a, lru_pfns))
+    if nt < 1:
+        return 0
+
+    # 1. the free scanner: a run whenever a migration finds cc->freepages empty
+    m = i1[:nt] - i0[:nt]
+    n_lim = int(np.searchsorted(np.cumsum(1 + (m > 0)), max_ticks, side="right"))
+    if not n_lim:
+        return 0
+    free = _FreeScanner(c, cc, z, int(i1[nt - 1]))
+    floor_l = ((stop[:nt] & ~(PAGEBLOCK_NR_PAGES - 1)) + PAGEBLOCK_NR_PAGES + MARGIN).tolist()
+    n_ok, run_tick, run_g, run_g1, run_head = _plan_runs(
+        free, np.append(i0[:nt], i1[nt - 1]), floor_l[0], cc.nr_freepages, n_lim
+    )
+    tr = np.full(n_ok, -1, dtype=np.int64)
+    tr[run_tick] = np.arange(len(run_tick))
+    # __isolate_free_page() keeps low + 2^order free; frees on the way only add to that
+    limit = z.nr_free_pages - z.wmark_low - 1
+    n_ok, f = _check_runs(free, tr, run_g, run_g1, floor_l, limit)
+    if not n_ok:
+        return 0
+    nruns = len(f)
+    rep, v_start, v_stop, _vb, v_got, v_scan = _simple_visits(free, f)
+
+    # 2. the ticks in order: their times, and where a due timeline event ends the run
+    m, sc, tr = m[:n_ok], scanned[:n_ok], tr[:n_ok]
+    run_scan = np.bincount(rep, weights=v_scan, minlength=nruns).astype(np.int64)
+    rs = np.where(tr >= 0, run_scan[np.maximum(tr, 0)] if nruns else 0, 0)
+    migrating = m > 0
+    inc = (
+        COST_TICK
+        + COST_SCAN * sc
+        + np.where(migrating, COST_TICK + COST_COPY * m + COST_SCAN * rs, 0)
+    )
+    t_end = k.time_ns + np.cumsum(inc)
+    t_iso = t_end - inc + COST_TICK  # the isolate tick
+    t_mig = t_iso + COST_SCAN * sc + COST_TICK  # the migrate tick
+    done = n_ok
+    if deadline_ns is not None:
+        late = np.flatnonzero((t_iso >= deadline_ns) | (migrating & (t_mig >= deadline_ns)))
+        if len(late):
+            done = int(late[0])
+    if not done:
+        return 0
+    m, sc, tr, rs, migrating = m[:done], sc[:done], tr[:done], rs[:done], migrating[:done]
+    t_end, t_iso, t_mig = t_end[:done], t_iso[:done], t_mig[:done]
+    nruns = int(tr.max()) + 1
+    f = f[:nruns]
+    # pages migrated before the run in each tick, and when the run starts
+    head_n = np.where(tr >= 0, np.append(run_head[:nruns], 0)[tr], m)
+    t_run = t_mig + COST_COPY * head_n
+    nvis = int(np.searchsorted(rep, nruns))
+    rep, v_start, v_stop = rep[:nvis], v_start[:nvis], v_stop[:nvis]
+    v_got, v_scan = v_got[:nvis], v_scan[:nvis]
+    v_first = np.searchsorted(rep, np.arange(nruns + 1))
+    # each visit's line comes when its run starts plus the scans of the visits before it
+    v_time = np.cumsum(COST_SCAN * v_scan) - COST_SCAN * v_scan
+    if nvis:
+        v_time += (t_run[tr >= 0] - v_time[v_first[:-1]])[rep]
+    lines = _lines(
+        c,
+        z,
+        (start[:done], stop[:done], sc, m, t_iso, t_end, tr),
+        (v_first, v_time, v_start, v_stop, v_scan, v_got),
+    )
+
+    # 3. apply what the accepted ticks did
+    if nruns:
+        cc.free_pfn = _after_run(free, f[-1])
+    n_old = int(m.sum())
+    # each tick migrates its pages highest pfn first (cc->migratepages is list_add()ed)
+    tick_of = np.repeat(np.arange(done), m)
+    nth = np.arange(n_old) - np.repeat(np.cumsum(m) - m, m)
+    olds = lru_pfns[(i0[:done] + i1[:done] - 1)[tick_of] - np.arange(n_old)]
+    heads, run_pages = _free_takes48(free, f)
+    old_targets = np.fromiter(cc.freepages, dtype=np.int64, count=len(cc.freepages))
+    handout = np.concatenate((old_targets, run_pages))
+    _apply_free48(c, z, heads, run_pages)
+    cc.freepages = deque(handout[n_old:].tolist())
+    cc.nr_freepages = len(cc.freepages)
+    # each page's copy ends COST_COPY after the one before, and a run's scan in between
+    times = (
+        t_mig[tick_of]
+        + COST_COPY * (nth + 1)
+        + np.where(nth >= head_n[tick_of], COST_SCAN * rs[tick_of], 0)
+    )
+    # what migrate_pages() appends to the history log at once: a run of pages with
+    # targets at hand (finish_lru_migrations()), or the one that ran the free scanner
+    mig = m > 0
+    has_run = (tr >= 0)[mig]
+    h_m, m_m = head_n[mig], m[mig]
+    appends = np.stack(
+        (np.where(has_run, h_m, m_m), has_run, np.where(has_run, m_m - h_m - 1, 0)), axis=1
+    ).ravel()
+    # isolated through the kernel's entry point, as isolate_migratepages_block() does
+    k.isolate_lru_pages(olds.tolist() if mem.changed is not None else olds)
+    _apply_migrations48(c, olds, handout[:n_old], times, np.cumsum(appends[appends > 0]))
+    cc.migrate_pfn = int(stop[done - 1])
+    if not cc.last_migrated_pfn:
+        # set by the first page isolated, never again in a full compaction; pfn 0 reads
+        # as unset, so the page after it sets it
+        first = lru_pfns[:n_old][lru_pfns[:n_old] != 0][:1]
+        cc.last_migrated_pfn = int(first[0]) if len(first) else 0
+    k.count("compact_migrate_scanned", int(sc.sum()))
+    k.count("compact_free_scanned", int(v_scan.sum()))
+    k.count("compact_isolated", n_old + int(v_got.sum()))
+    k.count("pgmigrate_success", n_old)
+    k.time_ns = int(t_end[-1])
+    k.trace_many(lines)
+    return done + int(migrating.sum())
+
+
+def _lines(c: Compactor, z, ticks, visits) -> list[tuple]:
+    """The trace entries of the ticks, in order: per tick mm_compaction_finished and
+    mm_compaction_isolate_migratepages, and if it migrated, its free-scanner run's
+    mm_compaction_isolate_freepages, mm_migrate_pages and mm_compaction_migratepages."""
+    k = c.k
+    start, stop, sc, m, t_iso, t_end, tr = ticks
+    v_first, v_time, v_start, v_stop, v_scan, v_got = visits
+    head = k._head()
+    zone_line = f"node=0 zone={z.name:<8s} order=-1 ret={status_name(COMPACT_CONTINUE, k.profile)}"
+    migrated_fmt = (
+        f"nr_succeeded=%d nr_failed=0 mode={MODE_NAMES[MIGRATE_SYNC]} "
+        f"reason={k.reason_name(MR_COMPACTION)}"
+    )
+    mig = np.flatnonzero(m)
+    nv = np.zeros(len(m), dtype=np.int64)
+    has = tr >= 0
+    nv[has] = np.diff(v_first)
+    per_tick = 2 + (m > 0) * (2 + nv)
+    first = np.cumsum(per_tick) - per_tick
+    out = np.empty(int(per_tick.sum()), dtype=object)
+    n = len(m)
+    t_iso_l = t_iso.tolist()
+    out[first] = _entries(n, t_iso_l, head, "mm_compaction_finished", zone_line, repeat(None))
+    out[first + 1] = _entries(
+        n,
+        t_iso_l,
+        head,
+        "mm_compaction_isolate_migratepages",
+        _RANGE,
+        zip(start.tolist(), stop.tolist(), sc.tolist(), m.tolist(), strict=True),
+    )
+    if len(v_time):
+        run_tick = np.flatnonzero(has)
+        rep = np.repeat(np.arange(len(run_tick)), np.diff(v_first))
+        at = first[run_tick][rep] + 2 + np.arange(len(v_time)) - v_first[rep]
+        out[at] = _entries(
+            len(v_time),
+            v_time.tolist(),
+            head,
+            "mm_compaction_isolate_freepages",
+            _RANGE,
+            zip(v_start.tolist(), v_stop.tolist(), v_scan.tolist(), v_got.tolist(), strict=True),
+        )
+    if len(mig):
+        at = first[mig] + 2 + nv[mig]
+        t_l = t_end[mig].tolist()
+        m_args = [(x,) for x in m[mig].tolist()]
+        out[at] = _entries(len(mig), t_l, head, "mm_migrate_pages", migrated_fmt, m_args)
+        out[at + 1] = _entries(len(mig), t_l, head, "mm_compaction_migratepages", _MIGRATED, m_args)
+    return out.tolist()
+
+
+def _entries(n: int, times: list[int], head: str, event: str, fmt: str, args) -> np.ndarray:
+    """n trace entries (time, head, event, fmt, args) as an object array, built in C."""
+    return np.fromiter(
+        zip(times, repeat(head), repeat(event), repeat(fmt), args), dtype=object, count=n
+    )
+
+
+def _plan_runs(free: _FreeScanner, demand: np.ndarray, floor: int, avail: int, n_lim: int):
+    """Which of the first n_lim ticks run the free scanner: a tick does when the pages
+    handed to cc->freepages so far (avail at the start, then what the runs isolated) do
+    not cover its batch (demand[i]: the pages of the ticks before tick i, then of all). A
+    run isolates until it holds the whole batch: from its first head on (in scan order)
+    until their pages reach it. Returns the ticks planned (n_lim, or fewer when the free
+    blocks down to `floor` run out), and per run its tick, first head, end head and the
+    pages its tick migrated before it."""
+    g0 = free.g
+    x0 = int(free.cum[g0])
+    # the heads the runs may take: enough for all the batches and the last one's overshoot
+    want = x0 + int(demand[n_lim]) - avail + COMPACT_CLUSTER_MAX + (1 << PAGEBLOCK_ORDER)
+    zstart = free.z.start
+    free.demand = want
+    while free.cum[-1] < want and free.next_prep >= max(zstart, floor):
+        free._prepare()
+    cum = free.cum
+    # from each head on (up to where the batches are covered): the tick whose batch a
+    # run starting there serves, and where that run ends (-1: past the heads prepared)
+    x = cum[g0 : int(cum.searchsorted(want)) + 1]
+    tick = np.searchsorted(demand, avail + x - x0, side="right") - 1
+    serves = tick < n_lim
+    need = np.where(serves, demand[np.minimum(tick + 1, len(demand) - 1)] - demand[tick], 0)
+    nxt = np.searchsorted(cum, x + need)
+    nxt[(x + need > cum[-1]) & serves] = -1
+    # the runs one after another, from the first head on
+    chain = [g0]
+    g = g0
+    while tick[g - g0] < n_lim:
+        g = int(nxt[g - g0])
+        if g < 0:
+            break
+        chain.append(g)
+    ch = np.array(chain, dtype=np.int64)
+    # a run from each head of the chain but the last (whose tick is past n_lim, or
+    # whose run would need more heads)
+    run_g, run_g1 = ch[:-1], ch[1:]
+    n_ok = n_lim if g >= 0 else int(tick[chain[-1] - g0])
+    run_tick = tick[run_g - g0]
+    run_head = avail + cum[run_g] - x0 - demand[run_tick]
+    return n_ok, run_tick, run_g, run_g1, run_head
+
+
+def _after_run(free: _FreeScanner, fr) -> int:
+    """Where the free scanner resumes after a run: past its last block, or the next
+    pageblock down if that block ended its pageblock."""
+    bi, pos, g, be, g1, stop = (int(x) for x in fr)
+    bstart, bend = free.blocks[be][0], free.blocks[be][1]
+    return bstart - PAGEBLOCK_NR_PAGES if stop == bend else stop
+
+
+def _check_runs(free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limit):
+    """The planned runs as _simple_visits() rows (first block, start pfn, first head, last
+    block, end head, stop pfn), and the ticks before the first that breaks a rule of the
+    model: a free-scanner pageblock it cannot model, one within MARGIN of the migrate
+    scanner, or more taken than the watermark allows."""
+    nr = len(run_g)
+    n_ok = len(tr)
+    if not n_ok:
+        return 0, np.zeros((0, 6), dtype=np.int64)
+    floor = np.array(floor_l[:n_ok], dtype=np.int64)
+    lowest = np.full(n_ok, free.lowest, dtype=np.int64)
+    bad_tick = np.zeros(n_ok, dtype=np.bool_)
+    f = np.zeros((nr, 6), dtype=np.int64)
+    if nr:
+        g0 = np.array(run_g, dtype=np.int64)
+        g1 = np.array(run_g1, dtype=np.int64)
+        last = g1 - 1
+        be = free.hblk[last]
+        stop = free.pfn_np[last] + np.left_shift(1, free.order_np[last])
+        nb = len(free.blocks)
+        bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
+        bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
+        finished = stop == bend[be]
+        bi = np.concatenate(([free.bi], np.where(finished, be + 1, be)[:-1]))
+        pos = np.concatenate(
+            ([free.pos], np.where(finished, bstart[be] - PAGEBLOCK_NR_PAGES, stop)[:-1])
+        )
+        bad = np.array(free.bad, dtype=np.int64)
+        taken = np.cumsum(free.cum[g1] - free.cum[g0])
+        broken = (bad[be + 1] - bad[bi] > 0) | (taken > limit)
+        has = tr >= 0
+        bad_tick[has] = broken[tr[has]]
+        # the lowest pageblock the free scanner visited by the end of each tick
+        upto = np.maximum.accumulate(tr)
+        lowest = np.where(upto >= 0, bstart[be][np.maximum(upto, 0)], lowest)
+        f[:, 0], f[:, 1], f[:, 2], f[:, 3], f[:, 4], f[:, 5] = bi, pos, g0, be, g1, stop
+    bad_tick |= lowest < floor
+    cut = np.flatnonzero(bad_tick)
+    if len(cut):
+        n_ok = int(cut[0])
+    nruns = int(tr[:n_ok].max()) + 1 if n_ok else 0
+    return n_ok, f[:nruns]
+
+
+def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: int):
+    """The isolate ticks from p0 through the pageblocks from b0, up to the first pfn this
+    does not model: ((scan start, scan end, nr_scanned, first and end index in the LRU
+    pfns) as arrays, one entry per tick; the LRU pfns). None if the state is not modelled."""
+    mem = c.mem
+    end = b0 + nblocks * PAGEBLOCK_NR_PAGES
+    kinds = mem.kind[p0:end]
+    flags = mem.flags[p0:end]
+    lru = c._lru_isolatable(cc, kinds, flags)
+    bad = _BAD_KINDS[kinds] | ((flags & F_ISOLATED) != 0) | (lru & ((flags & _SLOW) != 0))
+    first_bad = int(np.argmax(bad)) + p0 if bad.any() else end
+    # pageblock_pfn_to_page(): a pageblock with a hole at either end is passed over whole,
+    # in the same tick as the next one
+    bstarts = b0 + PAGEBLOCK_NR_PAGES * np.arange(nblocks, dtype=np.int64)
+    holed = (mem.kind[bstarts] == K_HOLE) | (mem.kind[bstarts + PAGEBLOCK_NR_PAGES - 1] == K_HOLE)
+    if holed.any():
+        first_bad = min(first_bad, int(bstarts[np.argmax(holed)]))
+    # the pfns a free block covers past its head, within the head's pageblock: the scan
+    # passes over them (4.8 counts the head only); an order-10 block's upper pageblock is
+    # scanned pfn by pfn
+    lo = max(b0 - PAGEBLOCK_NR_PAGES, 0)
+    bflags = mem.flags[lo:end]
+    heads = np.flatnonzero(bflags & F_BUDDY) + lo
+    orders = (mem.aux[heads] & 0xF).astype(np.int64)
+    sizes = np.where((orders > 0) & (orders < MAX_ORDER), np.left_shift(1, orders), 1)
+    block_end = (heads | (PAGEBLOCK_NR_PAGES - 1)) + 1
+    tail_end = np.minimum(heads + sizes, block_end)
+    if ((heads < p0) & (tail_end > p0)).any():
+        return None  # p0 inside a free block (never left so by a scan)
+    keep = heads >= p0
+    heads, tail_end = heads[keep], tail_end[keep]
+    n = end - p0
+    diff = np.bincount(heads - p0 + 1, minlength=n + 1) - np.bincount(
+        tail_end - p0, minlength=n + 1
+    )
+    tail = np.cumsum(diff[:n]) > 0
+    if (tail & (lru | bad)).any():
+        return None  # a free block over a page to look at: not a state the allocator makes
+    counted = np.concatenate(([0], np.cumsum(~tail, dtype=np.int64)))
+    lru &= ~bad
+    lru_pfns = np.flatnonzero(lru) + p0
+    nl = len(lru_pfns)
+    # the capped ticks: one per COMPACT_CLUSTER_MAX LRU pages of a pageblock
+    blk = (lru_pfns - b0) >> PAGEBLOCK_ORDER
+    per_blk = np.bincount(blk, minlength=nblocks)
+    first_in_blk = np.cumsum(per_blk) - per_blk
+    rank = np.arange(nl) - first_in_blk[blk]
+    full = np.flatnonzero(rank % COMPACT_CLUSTER_MAX == COMPACT_CLUSTER_MAX - 1)
+    cut = lru_pfns[full] + 1  # where each capped scan stops
+    bends = bstarts + PAGEBLOCK_NR_PAGES
+    scan0 = bstarts.copy()
+    scan0[0] = p0
+    # each pageblock's last tick: from its last cut (or its scan start) to its end, unless
+    # the last cut is the end and no LRU page is left
+    nfull = per_blk // COMPACT_CLUSTER_MAX
+    last_cut = np.full(nblocks, -1, dtype=np.int64)
+    has_full = nfull > 0
+    last_cut[has_full] = cut[np.cumsum(nfull)[has_full] - 1]
+    tail_start = np.where(has_full, last_cut, scan0)
+    rest = per_blk - nfull * COMPACT_CLUSTER_MAX
+    last = (rest > 0) | (tail_start < bends)
+    # all ticks, sorted by scan start: the capped ones, then each block's last
+    f_start = np.where(
+        rank[full] >= COMPACT_CLUSTER_MAX,
+        lru_pfns[np.maximum(full - COMPACT_CLUSTER_MAX, 0)] + 1,
+        scan0[blk[full]],
+    )
+    f_i1 = full + 1
+    lb = np.flatnonzero(last)
+    l_i1 = first_in_blk[lb] + per_blk[lb]
+    l_i0 = l_i1 - rest[lb]
+    start = np.concatenate((f_start, tail_start[lb]))
+    stop = np.concatenate((cut, bends[lb]))
+    i0 = np.concatenate((f_i1 - COMPACT_CLUSTER_MAX, l_i0))
+    i1 = np.concatenate((f_i1, l_i1))
+    order = np.argsort(start, kind="stable")
+    start, stop, i0, i1 = start[order], stop[order], i0[order], i1[order]
+    # up to the first tick that would scan a pfn not modelled
+    nt = int(np.searchsorted(stop, first_bad, side="right"))
+    start, stop, i0, i1 = start[:nt], stop[:nt], i0[:nt], i1[:nt]
+    scanned = counted[stop - p0] - counted[start - p0]
+    return (start, stop, scanned, i0, i1), lru_pfns
+
+
+def _danger(c: Compactor, z, p0: int, b0: int, ticks_a, lru_pfns: np.ndarray) -> int:
+    """The number of ticks before the first one (after the first) whose scan start an
+    owed merge could reach: a free block could form across start a if [a, a + lowbit(a))
+    is all free and [a - lowbit(a), a) holds nothing but free pages, pcp pages and pages
+    migrated before a, not all of them free already. Safe anyway when pfn a - 1 is sure
+    to sit on the pcp list at the scan: it was migrated, and the drains since then (one
+    pcp list in use: oldest first) did not reach it."""
+    start, stop, _scanned, i0, i1 = ticks_a
+    nt = len(start)
+    if nt < 2:
+        return nt
+    mem = c.mem
+    a = start[1:]
+    low = a & -a
+    cand = np.flatnonzero(low <= MAX_BLOCK // 2)
+    if not len(cand):
+        return nt
+    a_c, low_c = a[cand], low[cand]
+    lo = max(int((a_c - low_c).min()), z.start)
+    hi = min(int((a_c + low_c).max()), z.end)
+    kinds = mem.kind[lo:hi]
+    free = kinds == K_FREE
+    freeable = free | (kinds == K_PCP)
+    if mem.pending and mem.pending_hi >= lo:
+        # pages owed to the buddy allocator (all below p0) are free but not merged yet
+        owed = np.concatenate([p for _, p, _ in mem.pending])
+        free[owed[(owed >= lo) & (owed < hi)] - lo] = False
+    src_lo = max(p0, lo)
+    src_hi = min(hi, int(stop[-1]))
+    if src_hi > src_lo:
+        idx = lru_pfns[(lru_pfns >= src_lo) & (lru_pfns < src_hi)]
+        freeable[idx - lo] = True
+    cf = np.concatenate(([0], np.cumsum(free, dtype=np.int64)))
+    cq = np.concatenate(([0], np.cumsum(freeable, dtype=np.int64)))
+
+    def count(cs, x, y):
+        x = np.clip(x, lo, hi) - lo
+        y = np.clip(y, lo, hi) - lo
+        return cs[y] - cs[x]
+
+    upper_free = count(cf, a_c, a_c + low_c) == low_c
+    # outside the zone nothing merges
+    upper_free &= a_c + low_c <= z.end
+    lower_all = (count(cq, a_c - low_c, a_c) == low_c) & (a_c - low_c >= z.start)
+    lower_free = count(cf, a_c - low_c, a_c) == low_c
+    risky = cand[upper_free & lower_all & ~lower_free]
+    if not len(risky):
+        return nt
+    safe = _on_pcp_at_scan(c, z, ticks_a, lru_pfns, risky + 1)
+    bad = risky[~safe]
+    return int(bad[0]) + 1 if len(bad) else nt
+
+
+def _on_pcp_at_scan(c: Compactor, z, ticks_a, lru_pfns: np.ndarray, ts: np.ndarray):
+    """For ticks ts: whether pfn start - 1 sits on a pcp list when the tick scans."""
+    mem = c.mem
+    start, _stop, _scanned, i0, i1 = ticks_a
+    out = np.zeros(len(ts), dtype=np.bool_)
+    if not z.pcp_enabled or not len(lru_pfns):
+        return out
+    n_free = int(i1[ts.max()])  # frees before the last of these scans, and more
+    src = lru_pfns[:n_free]
+    mts = mem.pb_mt[src >> PAGEBLOCK_ORDER]
+    mt0 = int(mts[0])
+    lists = z.pcp_lists
+    if (
+        mt0 >= MIGRATE_PCPTYPES
+        or (mts != mt0).any()
+        or any(len(q) for m, q in enumerate(lists) if m != mt0)
+    ):
+        return out
+    # one pcp list: a FIFO of its old pages then the frees in order; drains take the oldest
+    moments, cum = _drains(z.pcp_count, z.pcp_high, z.pcp_batch, n_free)
+    a = start[ts]
+    k = np.searchsorted(lru_pfns, a - 1)
+    k = np.minimum(k, len(lru_pfns) - 1)
+    is_src = (lru_pfns[k] == a - 1) & (k < i0[ts])
+    # the tick that took pfn lru_pfns[k]: the one whose [i0, i1) holds k
+    tk = np.minimum(np.searchsorted(i1, k, side="right"), len(i1) - 1)
+    free_idx = i0[tk] + i1[tk] - 1 - k  # its place in the order of frees
+    fifo = len(lists[mt0]) + free_idx
+    d = np.searchsorted(cum, fifo, side="right")
+    drained_at = np.full(len(ts), _NEVER, dtype=np.int64)
+    if len(moments):
+        soon = d < len(moments)
+        drained_at[soon] = moments[d[soon]]
+    # the scan follows the frees of every tick before it
+    out[:] = is_src & (drained_at > i0[ts])
+    return out
+
+
+def _drains(count: int, high: int, batch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """When n frees onto a pcp list (count pages on it before) drain it: the number of
+    frees after which each drain happens, and the pages drained by then (cumulative), as
+    in Memory._pcp_add_bulk()."""
+    moments: list[int] = []
+    sizes: list[int] = []
+    i = 0
+    c = count
+    last_c = -1
+    while True:
+        step = max(high - c, 1)
+        if i + step > n:
+            break
+        if c == last_c:
+            k = (n - i) // step
+            moments.extend(range(i + step, i + step * k + 1, step))
+            sizes.extend([sizes[-1]] * k)
+            break
+        last_c = c
+        i += step
+        c += step
+        moments.append(i)
+        sizes.append(min(batch, c))
+        c -= sizes[-1]
+    return np.array(moments, dtype=np.int64), np.cumsum(np.array(sizes, dtype=np.int64))
+
+
+def _free_takes48(free: _FreeScanner, f: np.ndarray):
+    """What the free-scanner runs took: the heads (in isolation order: one stretch of the
+    heads in scan order), and their pages in the order compaction_alloc() hands them out:
+    run by run, each run's pages in descending pfn order of isolation (map_pages()
+    list_add()s every subpage in turn)."""
+    if not len(f):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    g0, g1 = f[:, 2], f[:, 4]
+    heads = free.pfn_np[g0[0] : g1[-1]]
+    sizes = np.left_shift(1, free.order_np[g0[0] : g1[-1]])
+    offs = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    pages = np.repeat(heads, sizes) + offs  # in isolation order
+    per_run = free.cum[g1] - free.cum[g0]
+    rend = np.cumsum(per_run)
+    rstart = rend - per_run
+    run_of_page = np.repeat(np.arange(len(f)), per_run)
+    return heads, pages[(rstart + rend - 1)[run_of_page] - np.arange(len(pages))]
+
+
+def _apply_free48(c: Compactor, z, heads: np.ndarray, pages: np.ndarray) -> None:
+    """The free scanner's part: blocks taken off the free lists and made targets."""
+    mem = c.mem
+    if not len(heads):
+        return
+    codes = mem.aux[heads]
+    mem.flags[heads] = 0
+    z.nr_free_pages -= len(pages)
+    mem.unlist_heads(z, codes)
+    mem.kind[pages] = K_TARGET
+    if mem.changed is not None:
+        mem.changed.update(pages.tolist())
+
+
+def _apply_migrations48(c: Compactor, olds: np.ndarray, news: np.ndarray, times, ends) -> None:
+    """Contents move to their targets, history records them at the time each copy ends
+    (appended in pieces ending at `ends`, as the ticks would), the sources are freed
+    through the pcp lists in the order they were migrated."""
+    if not len(olds):
+        return
+    k, mem = c.k, c.mem
+    o = olds.astype(np.intp)
+    n = news.astype(np.intp)
+    mem.kind[n] = mem.kind[o]
+    mem.aux[n] = mem.aux[o]
+    mem.token[n] = mem.token[o]
+    mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
+    k.nr_isolated -= len(o)
+    _history_extend(k.history, times, o, n, ends)
+    mem.defer_frees = True
+    try:
+        mem.free_pages_bulk(o)
+    finally:
+        mem.defer_frees = False
+    if mem.changed is not None:
+        mem.changed.update(n.tolist())
+
+
+def _history_extend(h, times: np.ndarray, o: np.ndarray, n: np.ndarray, ends: np.ndarray) -> None:
+    """History.extend() of the entries appended in pieces ending at `ends`: the log drops
+    its oldest half after any append that takes it past `keep`, so an append that does
+    ends where one of the pieces did."""
+    at = 0
+    total = len(o)
+    while at < total:
+        # the first piece after which the log is too long, or all of them
+        room = max(h.keep - len(h), 0)
+        cut = int(np.searchsorted(ends, at + room, side="right"))
+        stop = int(ends[cut]) if cut < len(ends) else total
+        h.extend(times[at:stop], o[at:stop], H_OUT, n[at:stop])
+        at = stop
