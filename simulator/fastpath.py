@@ -734,7 +734,15 @@ def _apply_migrations(c: Compactor, olds, news, copy_t0) -> None:
     first = np.cumsum(sizes) - sizes
     times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
     times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)
-    k.history.extend(times, o, H_OUT, n)
+    h = k.history
+    if len(h) + len(o) <= h.keep:
+        h.extend(times, o, H_OUT, n)
+    else:
+        # the log drops its older half when it outgrows its bound: append in the pieces
+        # the ticks append (a batch each) so the same entries go
+        ends = np.cumsum(sizes).tolist()
+        for a, b in zip([0, *ends[:-1]], ends, strict=True):
+            h.extend(times[a:b], o[a:b], H_OUT, n[a:b])
     mem.defer_frees = True
     try:
         mem.free_pages_bulk(o)
