@@ -67,6 +67,7 @@ from .fastpath import (
     _simple_visits,
 )
 from .kernel import COST_COPY, COST_SCAN, COST_TICK, H_OUT
+from .memory import pcp_drains
 
 if TYPE_CHECKING:
     from .compaction import CompactControl, Compactor
@@ -571,26 +572,7 @@ def _drains(count: int, high: int, batch: int, n: int) -> tuple[np.ndarray, np.n
     """When n frees onto a pcp list (count pages on it before) drain it: the number of
     frees after which each drain happens, and the pages drained by then (cumulative), as
     in Memory._pcp_add_bulk()."""
-    moments: list[int] = []
-    sizes: list[int] = []
-    i = 0
-    c = count
-    last_c = -1
-    while True:
-        step = max(high - c, 1)
-        if i + step > n:
-            break
-        if c == last_c:
-            k = (n - i) // step
-            moments.extend(range(i + step, i + step * k + 1, step))
-            sizes.extend([sizes[-1]] * k)
-            break
-        last_c = c
-        i += step
-        c += step
-        moments.append(i)
-        sizes.append(min(batch, c))
-        c -= sizes[-1]
+    moments, sizes, _ = pcp_drains(count, high, batch, n)
     return np.array(moments, dtype=np.int64), np.cumsum(np.array(sizes, dtype=np.int64))
 
 

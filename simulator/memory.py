@@ -109,6 +109,36 @@ def pcp_drain_plan(avail: list[int], count: int) -> list[tuple[int, int]]:
     return plan
 
 
+def pcp_drains(count: int, high: int, batch: int, n: int) -> tuple[list[int], list[int], int]:
+    """When n frees onto pcp lists holding `count` pages drain them (free_pages() drains
+    `batch` pages, or all, each time the count reaches `high`): the number of frees after
+    which each drain happens, how many pages each takes, and the count at the end."""
+    moments: list[int] = []
+    sizes: list[int] = []
+    i = 0
+    c = count
+    last_c = -1
+    while True:
+        step = max(high - c, 1)  # frees until the count reaches high
+        if i + step > n:
+            break
+        if c == last_c:
+            # the count is back where the last drain left it: every further drain comes
+            # `step` frees later and takes as much
+            k = (n - i) // step
+            moments.extend(range(i + step, i + step * k + 1, step))
+            sizes.extend([sizes[-1]] * k)
+            i += step * k
+            break
+        last_c = c
+        i += step
+        c += step
+        moments.append(i)
+        sizes.append(min(batch, c))
+        c -= sizes[-1]
+    return moments, sizes, c + n - i
+
+
 class Memory:
     """Page arrays plus zones. The buddy operations follow mm/page_alloc.c."""
 
@@ -502,30 +532,7 @@ class Memory:
             return self._pcp_add_loop(z, idx.tolist(), mts.tolist())
         high, batch = z.pcp_high, z.pcp_batch
         # When the drains happen and how much each takes depends on the counts alone.
-        moments: list[int] = []
-        sizes: list[int] = []
-        i = 0
-        c = z.pcp_count
-        last_c = -1
-        while True:
-            step = max(high - c, 1)  # frees until the count reaches high
-            if i + step > n:
-                break
-            if c == last_c:
-                # the count is back where the last drain left it: every further drain
-                # comes `step` frees later and takes as much
-                k = (n - i) // step
-                moments.extend(range(i + step, i + step * k + 1, step))
-                sizes.extend([sizes[-1]] * k)
-                i += step * k
-                break
-            last_c = c
-            i += step
-            c += step
-            moments.append(i)
-            sizes.append(min(batch, c))
-            c -= sizes[-1]
-        z.pcp_count = c + n - i
+        moments, sizes, z.pcp_count = pcp_drains(z.pcp_count, high, batch, n)
         lists = z.pcp_lists
         new = [idx[mts == m] for m in range(MIGRATE_PCPTYPES)]
         if not moments:
