@@ -682,14 +682,7 @@ def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg
     bits and the cached free pfn, and cc->freepages[] as the hand-outs left it."""
     mem = c.mem
     heads, orders, run, pages = takes
-    if len(heads):
-        codes = mem.aux[heads]
-        mem.flags[heads] = 0
-        z.nr_free_pages -= len(pages)
-        mem.unlist_heads(z, codes)
-        mem.kind[pages] = K_TARGET
-        if mem.changed is not None:
-            mem.changed.update(pages.tolist())
+    take_free_blocks(c, z, heads, pages)
     if nvisits:
         done = visits[3][:nvisits][visits[5][:nvisits]]
         if len(done):
@@ -714,35 +707,48 @@ def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg
     cc.nr_migratepages = 0
 
 
+def take_free_blocks(c: Compactor, z, heads: np.ndarray, pages: np.ndarray) -> None:
+    """The free blocks at `heads` (all their `pages`) leave the free lists as targets."""
+    mem = c.mem
+    if not len(heads):
+        return
+    codes = mem.aux[heads]
+    mem.flags[heads] = 0
+    z.nr_free_pages -= len(pages)
+    mem.unlist_heads(z, codes)
+    mem.kind[pages] = K_TARGET
+    if mem.changed is not None:
+        mem.changed.update(pages.tolist())
+
+
 def _apply_migrations(c: Compactor, olds, news, copy_t0) -> None:
-    """Contents move to their targets, history records them, the sources are freed
-    through the pcp lists (owed merges, as in any full-compaction tick)."""
+    """The 6.18 migrations: isolated, then moved (move_contents) with each copy's time."""
     if not olds:
         return
     k, mem = c.k, c.mem
     o = np.concatenate(olds).astype(np.intp)
-    n = news.astype(np.intp)
     # isolated through the kernel's entry point, as isolate_migratepages_block() does, so
     # whatever watches it sees every isolation
     k.isolate_lru_pages(o.tolist() if mem.changed is not None else o)
+    sizes = np.array([len(x) for x in olds], dtype=np.int64)
+    first = np.cumsum(sizes) - sizes
+    times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
+    times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)
+    move_contents(c, o, news.astype(np.intp), times, np.cumsum(sizes))
+
+
+def move_contents(c: Compactor, o: np.ndarray, n: np.ndarray, times, ends) -> None:
+    """Isolated pages o move to their targets n: contents copied, history recorded at
+    each copy's time (appended in pieces ending at `ends`, as the ticks append them),
+    the sources freed through the pcp lists (owed merges, as in any full-compaction
+    tick)."""
+    k, mem = c.k, c.mem
     mem.kind[n] = mem.kind[o]
     mem.aux[n] = mem.aux[o]
     mem.token[n] = mem.token[o]
     mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
     k.nr_isolated -= len(o)
-    sizes = np.array([len(x) for x in olds], dtype=np.int64)
-    first = np.cumsum(sizes) - sizes
-    times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
-    times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)
-    h = k.history
-    if len(h) + len(o) <= h.keep:
-        h.extend(times, o, H_OUT, n)
-    else:
-        # the log drops its older half when it outgrows its bound: append in the pieces
-        # the ticks append (a batch each) so the same entries go
-        ends = np.cumsum(sizes).tolist()
-        for a, b in zip([0, *ends[:-1]], ends, strict=True):
-            h.extend(times[a:b], o[a:b], H_OUT, n[a:b])
+    _history_extend(k.history, times, o, n, ends)
     mem.defer_frees = True
     try:
         mem.free_pages_bulk(o)
@@ -750,3 +756,18 @@ def _apply_migrations(c: Compactor, olds, news, copy_t0) -> None:
         mem.defer_frees = False
     if mem.changed is not None:
         mem.changed.update(n.tolist())
+
+
+def _history_extend(h, times: np.ndarray, o: np.ndarray, n: np.ndarray, ends) -> None:
+    """History.extend() of the entries appended in pieces ending at `ends`: the log drops
+    its oldest half after any append that takes it past `keep`, so an append that does
+    ends where one of the pieces did."""
+    at = 0
+    total = len(o)
+    while at < total:
+        # the first piece after which the log is too long, or all of them
+        room = max(h.keep - len(h), 0)
+        cut = int(np.searchsorted(ends, at + room, side="right"))
+        stop = int(ends[cut]) if cut < len(ends) else total
+        h.extend(times[at:stop], o[at:stop], H_OUT, n[at:stop])
+        at = stop

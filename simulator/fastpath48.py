@@ -38,14 +38,10 @@ from .constants import (
     COMPACT_CLUSTER_MAX,
     COMPACT_CONTINUE,
     F_BUDDY,
-    F_DIRTY,
     F_ISOLATED,
-    F_LRU,
-    F_UNEVICTABLE,
     K_FREE,
     K_HOLE,
     K_PCP,
-    K_TARGET,
     MAX_ORDER,
     MIGRATE_PCPTYPES,
     MIGRATE_SYNC,
@@ -65,8 +61,10 @@ from .fastpath import (
     MAX_RUN_BLOCKS,
     _FreeScanner,
     _simple_visits,
+    move_contents,
+    take_free_blocks,
 )
-from .kernel import COST_COPY, COST_SCAN, COST_TICK, H_OUT
+from .kernel import COST_COPY, COST_SCAN, COST_TICK
 from .memory import pcp_drains
 
 if TYPE_CHECKING:
@@ -204,7 +202,7 @@ def fast_forward_48(
     heads, run_pages = _free_takes48(free, f)
     old_targets = np.fromiter(cc.freepages, dtype=np.int64, count=len(cc.freepages))
     handout = np.concatenate((old_targets, run_pages))
-    _apply_free48(c, z, heads, run_pages)
+    take_free_blocks(c, z, heads, run_pages)
     cc.freepages = deque(handout[n_old:].tolist())
     cc.nr_freepages = len(cc.freepages)
     # each page's copy ends COST_COPY after the one before, and a run's scan in between
@@ -223,7 +221,13 @@ def fast_forward_48(
     ).ravel()
     # isolated through the kernel's entry point, as isolate_migratepages_block() does
     k.isolate_lru_pages(olds.tolist() if mem.changed is not None else olds)
-    _apply_migrations48(c, olds, handout[:n_old], times, np.cumsum(appends[appends > 0]))
+    move_contents(
+        c,
+        olds.astype(np.intp),
+        handout[:n_old].astype(np.intp),
+        times,
+        np.cumsum(appends[appends > 0]),
+    )
     cc.migrate_pfn = int(stop[done - 1])
     if not cc.last_migrated_pfn:
         # set by the first page isolated, never again in a full compaction; pfn 0 reads
@@ -594,56 +598,3 @@ def _free_takes48(free: _FreeScanner, f: np.ndarray):
     rstart = rend - per_run
     run_of_page = np.repeat(np.arange(len(f)), per_run)
     return heads, pages[(rstart + rend - 1)[run_of_page] - np.arange(len(pages))]
-
-
-def _apply_free48(c: Compactor, z, heads: np.ndarray, pages: np.ndarray) -> None:
-    """The free scanner's part: blocks taken off the free lists and made targets."""
-    mem = c.mem
-    if not len(heads):
-        return
-    codes = mem.aux[heads]
-    mem.flags[heads] = 0
-    z.nr_free_pages -= len(pages)
-    mem.unlist_heads(z, codes)
-    mem.kind[pages] = K_TARGET
-    if mem.changed is not None:
-        mem.changed.update(pages.tolist())
-
-
-def _apply_migrations48(c: Compactor, olds: np.ndarray, news: np.ndarray, times, ends) -> None:
-    """Contents move to their targets, history records them at the time each copy ends
-    (appended in pieces ending at `ends`, as the ticks would), the sources are freed
-    through the pcp lists in the order they were migrated."""
-    if not len(olds):
-        return
-    k, mem = c.k, c.mem
-    o = olds.astype(np.intp)
-    n = news.astype(np.intp)
-    mem.kind[n] = mem.kind[o]
-    mem.aux[n] = mem.aux[o]
-    mem.token[n] = mem.token[o]
-    mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
-    k.nr_isolated -= len(o)
-    _history_extend(k.history, times, o, n, ends)
-    mem.defer_frees = True
-    try:
-        mem.free_pages_bulk(o)
-    finally:
-        mem.defer_frees = False
-    if mem.changed is not None:
-        mem.changed.update(n.tolist())
-
-
-def _history_extend(h, times: np.ndarray, o: np.ndarray, n: np.ndarray, ends: np.ndarray) -> None:
-    """History.extend() of the entries appended in pieces ending at `ends`: the log drops
-    its oldest half after any append that takes it past `keep`, so an append that does
-    ends where one of the pieces did."""
-    at = 0
-    total = len(o)
-    while at < total:
-        # the first piece after which the log is too long, or all of them
-        room = max(h.keep - len(h), 0)
-        cut = int(np.searchsorted(ends, at + room, side="right"))
-        stop = int(ends[cut]) if cut < len(ends) else total
-        h.extend(times[at:stop], o[at:stop], H_OUT, n[at:stop])
-        at = stop
