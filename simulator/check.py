@@ -36,7 +36,7 @@ def check_invariants(sim: Simulation, idle: bool | None = None) -> list[str]:
     kind, flags, aux = mem.kind, mem.flags, mem.aux
     covered = np.zeros(mem.npages, dtype=np.int32)
     for z in mem.zones:
-        heads = np.flatnonzero(flags[z.start : z.end] & F_BUDDY) + z.start
+        heads = np.flatnonzero((flags[z.start : z.end] & F_BUDDY) != 0) + z.start
         orders = aux[heads] & 0xF
         mts = aux[heads] >> 4
         free_total = 0

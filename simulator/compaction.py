@@ -1188,7 +1188,7 @@ class Compactor:
             flags = mem.flags[start:end]
             kinds = mem.kind[start:end]
             if not (kinds == K_COMPOUND_HEAD).any():
-                heads = np.flatnonzero(flags & F_BUDDY) + start
+                heads = np.flatnonzero((flags & F_BUDDY) != 0) + start
                 done = self._isolate_free_heads_bulk(cc, start, end, heads, out)
                 if done is not None:
                     return done

@@ -419,7 +419,7 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     # scanned pfn by pfn
     lo = max(b0 - PAGEBLOCK_NR_PAGES, 0)
     bflags = mem.flags[lo:end]
-    heads = np.flatnonzero(bflags & F_BUDDY) + lo
+    heads = np.flatnonzero((bflags & F_BUDDY) != 0) + lo
     orders = (mem.aux[heads] & 0xF).astype(np.int64)
     sizes = np.where((orders > 0) & (orders < MAX_ORDER), np.left_shift(1, orders), 1)
     block_end = (heads | (PAGEBLOCK_NR_PAGES - 1)) + 1

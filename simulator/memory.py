@@ -629,7 +629,7 @@ class Memory:
         outside = (pages < z.start) | (pages >= z.end)
         flags = self.flags[np.minimum(pages, self.npages - 1)]
         flags[outside] = 0  # another zone's blocks, or past the end of memory
-        heads_local = np.flatnonzero(flags & F_BUDDY)
+        heads_local = np.flatnonzero((flags & F_BUDDY) != 0)
         head_pfn = pages[heads_local]
         codes = self.aux[head_pfn]
         horder = (codes & 0xF).astype(np.intp)
@@ -717,7 +717,7 @@ class Memory:
         lists = (code.astype(np.int64) << 1) | tail
         srt = np.argsort(lists * (m + 2) + when)
         lists, hp = lists[srt], hp[srt]
-        cuts = (np.flatnonzero(np.diff(lists)) + 1).tolist()
+        cuts = (np.flatnonzero(lists[1:] != lists[:-1]) + 1).tolist()
         firsts = [0, *cuts]
         hp32 = hp.astype(np.uint32)
         slot0 = [

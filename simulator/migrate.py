@@ -378,7 +378,7 @@ def _migrate_pages_batch(
         n = len(from_list)
         # only locked or writeback pages can fail to unmap; the rest are done in runs. A
         # page's flags change only when its own turn comes, so one look per pass will do
-        stops = np.flatnonzero(_flags_of(k, from_list)[1] & _SLOW_FLAGS).tolist()
+        stops = np.flatnonzero((_flags_of(k, from_list)[1] & _SLOW_FLAGS) != 0).tolist()
         si = 0
         kept: list[int] = []  # folios still -EAGAIN, in list order
         i = 0
