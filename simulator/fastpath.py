@@ -673,7 +673,9 @@ def _free_takes(cc: CompactControl, free: _FreeScanner, taken: list[list[range]]
     heads, orders = free.pfn_np[idx], free.order_np[idx]
     # stable: isolation order within a list; a key of 16 bits sorts by radix, ~8x faster
     key = (run << 4) | orders
-    by_run_order = np.argsort(key.astype(np.uint16 if len(taken) < 4096 else np.int64), kind="stable")
+    by_run_order = np.argsort(
+        key.astype(np.uint16 if len(taken) < 4096 else np.int64), kind="stable"
+    )
     sizes = np.left_shift(1, orders[by_run_order])
     offs = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     return heads, orders, run, np.repeat(heads[by_run_order], sizes) + offs
