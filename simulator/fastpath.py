@@ -14,6 +14,8 @@ close to meeting, a timeline event coming due, the end of the step).
 What it reproduces, per migrate-scanner pageblock (6.18, cc->order == -1, MIGRATE_SYNC,
 ignore_skip_hint), with c the pageblock's isolatable LRU pages:
 - c == 0: one isolate tick that takes nothing; the block's skip bit is set;
+- the zone's first pageblock (compact_zone() starts with last_migrated_pfn = 0, so
+  finish_pageblock is set): one isolate tick that takes every LRU page of the block;
 - otherwise an isolate tick for the first COMPACT_CLUSTER_MAX pages and a migrate tick, and
   when pages are left, a second isolate tick with finish_pageblock set that takes the
   rest of the block (a migrate tick follows if it took any).
@@ -90,7 +92,6 @@ def applicable(c: Compactor, cc: CompactControl) -> bool:
         and cc.nr_migratepages == 0
         and not cc.migratepages
         and cc.migrate_pfn % PAGEBLOCK_NR_PAGES == 0
-        and (cc.last_migrated_pfn >> PAGEBLOCK_ORDER) != (cc.migrate_pfn >> PAGEBLOCK_ORDER)
         and mem.capture is None
         and not k.lru_eagain_rate
         and k.file_migratepage
@@ -383,7 +384,11 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
         return 0
     if mem.pending and mem.pending_hi >= calm:
         mem.settle()
-    plan = _migrate_plan(c, cc, p0, nblocks)
+    # compact_zone() sets finish_pageblock when the last migration was in this pageblock:
+    # at the zone's first pageblock (last_migrated_pfn starts at 0) the isolation then
+    # takes the whole block at once
+    finish_first = (cc.last_migrated_pfn >> PAGEBLOCK_ORDER) == (p0 >> PAGEBLOCK_ORDER)
+    plan = _migrate_plan(c, cc, p0, nblocks, finish_first)
     if plan is None:
         return 0
     blocks, lru_pfns = plan
@@ -524,9 +529,13 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
             cc.finish_pageblock = False
         else:
             last_migrated = max(z.start, bstart)
-            cc.finish_pageblock = kind == 2
-            if kind == 2:
+            cc.finish_pageblock = kind >= 2
+            # the whole block scanned with finish_pageblock set; no skip bit, as the LRU
+            # lock taken on the way (skip_updated) rules that out
+            if kind >= 2:
                 cached_migrate = bend + PAGEBLOCK_NR_PAGES
+    if finish_first and done == 1:
+        cc.finish_pageblock = True
     if cached_migrate:
         cached = z.compact_cached_migrate_pfn
         cached[0] = max(cached[0], cached_migrate)
@@ -542,11 +551,12 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     return ticks
 
 
-def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int):
+def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int, finish_first: bool):
     """The migrate scanner's pageblocks from p0: [(pageblock start, kind, batches)], with
     kind 0 (no LRU page), 1 (one batch), 2 (a capped batch, then the rest), 3 (no LRU page,
-    a free block of max order at its start) and each batch (scan start, scan end, first
-    and end index in the LRU pfns); and the LRU pfns. None if not even one fits."""
+    a free block of max order at its start), 4 (the first block when finish_first: every
+    LRU page in one uncapped batch) and each batch (scan start, scan end, first and end
+    index in the LRU pfns); and the LRU pfns. None if not even one fits."""
     mem = c.mem
     end = p0 + nblocks * PAGEBLOCK_NR_PAGES
     kinds = mem.kind[p0:end]
@@ -576,7 +586,9 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int):
     for b, bstart in enumerate(bstarts.tolist()):
         bend = bstart + PAGEBLOCK_NR_PAGES
         n, i0, i1 = counts[b], starts[b], starts[b + 1]
-        if n > COMPACT_CLUSTER_MAX or (n == COMPACT_CLUSTER_MAX and nth[b] != bend - 1):
+        if n and finish_first and not b:
+            out.append((bstart, 4, ((bstart, bend, i0, i1),)))
+        elif n > COMPACT_CLUSTER_MAX or (n == COMPACT_CLUSTER_MAX and nth[b] != bend - 1):
             cut = nth[b] + 1
             mid = i0 + COMPACT_CLUSTER_MAX
             out.append((bstart, 2, ((bstart, cut, i0, mid), (cut, bend, mid, i1))))

@@ -520,6 +520,60 @@ def test_the_v48_fast_path_does_nearly_every_tick_of_the_benchmark_compaction(
     assert done["calls"] >= 1
 
 
+def _first_block_scenario(first: str) -> dict:
+    """32 pageblocks of scattered anon pages over free ones; pageblock 0 holds the same
+    ("lru") or only unmovable pages ("unmovable")."""
+    ranges = [{"start": p, "count": 40, "kind": "anon"} for p in range(512, 16384 - 40, 96)]
+    if first == "unmovable":
+        ranges.insert(0, {"start": 0, "count": 512, "kind": "unmovable"})
+    else:
+        ranges[:0] = [{"start": p, "count": 40, "kind": "anon"} for p in range(0, 480, 96)]
+    return {
+        "name": f"first block {first}",
+        "profile": "v6.18",
+        "memory": {"zones": [{"name": "Normal", "pages": 16384}], "pcp": "simple"},
+        "layout": {"mode": "explicit", "ranges": ranges},
+        "timeline": [{"at_ms": 0, "action": "compact_memory"}],
+        "sysctl": {"compaction_proactiveness": 0},
+    }
+
+
+@pytest.mark.parametrize("first", ["lru", "unmovable"])
+def test_the_v618_fast_path_takes_the_zones_first_pageblock_with_finish_pageblock_set(
+    monkeypatch, first: str
+) -> None:
+    """compact_zone() starts with last_migrated_pfn = 0, so in the zone's first pageblock
+    finish_pageblock is set and the migrate scanner takes every LRU page of the block in
+    one isolation (more than COMPACT_CLUSTER_MAX) and updates the cached migrate pfn
+    without a skip bit; with no LRU page it sets the skip bit. The fast path does that
+    block itself (its first working call starts at pfn 0) and the run is identical."""
+    import simulator.engine as engine
+
+    starts = []
+    real = engine.fast_forward
+
+    def recording(c, cc, max_ticks, deadline_ns):
+        p0 = cc.migrate_pfn
+        n = real(c, cc, max_ticks, deadline_ns)
+        if n:
+            starts.append(p0)
+        return n
+
+    monkeypatch.setattr(engine, "fast_forward", recording)
+    raw = _first_block_scenario(first)
+    exact, fast = build(raw, "v6.18", 1, False), build(raw, "v6.18", 1, True)
+    exact.run()
+    fast.run()
+    assert starts and starts[0] == 0, starts
+    assert_same_end(exact, fast, f"first block {first}")
+    first_isolation = next(
+        ln for ln in fast.k.trace_lines if "mm_compaction_isolate_migratepages" in ln
+    )
+    taken = 200 if first == "lru" else 0  # five runs of 40 anon pages
+    assert first_isolation.endswith(f"range=(0x0 ~ 0x200) nr_scanned=512 nr_taken={taken}")
+    assert bool(fast.k.mem.pb_skip[0]) is (first == "unmovable")
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_run_to_the_end_is_identical_with_and_without_fast_forward(case: Case) -> None:
     """Simulation.run() (no per-step output: mem.changed is None) ends in the same pages,
