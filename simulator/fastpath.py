@@ -58,10 +58,11 @@ from .kernel import COST_COPY, COST_SCAN, COST_TICK, H_OUT
 if TYPE_CHECKING:
     from .compaction import CompactControl, Compactor
 
-# The free scanner must stay this far above the migrate scanner's pageblock: no free
-# block (at most 2^10 pages) can then span from what one scanner changes into what the
-# other reads, so owed merges and scanner reads never meet.
-MARGIN = 4 << PAGEBLOCK_ORDER
+# The free scanner stays this far above the end of the migrate scanner's pageblock. A page
+# freed below that end merges only within its aligned max-order block (2^10 pages), which
+# ends at most one pageblock above it, so owed merges and what the free scanner reads or
+# takes never meet.
+MARGIN = 1 << PAGEBLOCK_ORDER
 # Free blocks of this order or more retype their pageblock when isolated (6.18
 # move_freepages_block() reorders free lists): left to the tick loop.
 RETYPE_ORDER = PAGEBLOCK_ORDER - 1
@@ -70,6 +71,9 @@ FREE_CHUNK = 4096  # most free-scanner pageblocks prepared at once
 # Most migrate-scanner pageblocks in one call: bigger runs cost as much per page, but
 # their temporaries (~100 B per page of the run) add to the peak memory.
 MAX_RUN_BLOCKS = 128
+# A run that gets this close to where the scanners meet goes on to the end rather than
+# leave a few pageblocks to a call of their own (each call costs ~0.5 ms of set-up).
+TAIL_BLOCKS = MAX_RUN_BLOCKS // 4
 _RANGE = "range=(%#x ~ %#x) nr_scanned=%d nr_taken=%d"
 _MIGRATED = "nr_migrated=%d nr_failed=0"
 _SLOW = 1 | 4  # F_LOCKED | F_WRITEBACK: such pages may wait or fail in migrate_pages()
@@ -373,7 +377,9 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     p0 = cc.migrate_pfn
     room = ((cc.free_pfn & ~(PAGEBLOCK_NR_PAGES - 1)) - MARGIN - p0) // PAGEBLOCK_NR_PAGES
     # a pageblock takes 1 to 4 ticks, mostly 2 to 4
-    nblocks = min(max_ticks // 3 + 1, MAX_RUN_BLOCKS, room, (z.end - p0) // PAGEBLOCK_NR_PAGES)
+    nblocks = min(
+        max_ticks // 3 + 1, MAX_RUN_BLOCKS + TAIL_BLOCKS, room, (z.end - p0) // PAGEBLOCK_NR_PAGES
+    )
     if nblocks < 1:
         return 0
     # Pages freed during the run drain the pcp lists into the buddy allocator, and those
@@ -406,6 +412,8 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     ticks = 0
     for bstart, _kind, batches in blocks:
         floor = bstart + PAGEBLOCK_NR_PAGES + MARGIN
+        if nb_ok == MAX_RUN_BLOCKS and free.lowest - floor > 2 * TAIL_BLOCKS * PAGEBLOCK_NR_PAGES:
+            break  # the scanners, closing in from both sides, meet beyond the tail
         ticks += sum([2 if i1 > i0 else 1 for _lo, _hi, i0, i1 in batches])
         ok = free.lowest >= floor and ticks <= max_ticks
         nbatch = len(batch_run)
