@@ -163,11 +163,14 @@ class _FreeScanner:
         nb = (top - bottom) >> PAGEBLOCK_ORDER
         bstarts = np.arange(top - PAGEBLOCK_NR_PAGES, bottom - 1, -PAGEBLOCK_NR_PAGES)
         bends = np.minimum(bstarts + PAGEBLOCK_NR_PAGES, z.end)
-        flags = mem.flags[bottom:end]
-        heads = np.flatnonzero((flags & F_BUDDY) != 0) + bottom
+        # the buddy flags with the pageblocks in scan order (top down), so the heads come
+        # out in scan order: blocks top down, ascending pfns within each
+        buddy = np.zeros((nb, PAGEBLOCK_NR_PAGES), dtype=np.bool_)
+        buddy.ravel()[: end - bottom] = (mem.flags[bottom:end] & F_BUDDY) != 0
+        at = np.flatnonzero(buddy[::-1])
+        blk = at >> PAGEBLOCK_ORDER  # index of each head's block, top down
+        heads = bstarts[blk] + (at & (PAGEBLOCK_NR_PAGES - 1))
         codes = mem.aux[heads]
-        orders = (codes & 0xF).astype(np.int64)
-        blk = (heads - bottom) >> PAGEBLOCK_ORDER  # ascending block of each head
         # pageblock_pfn_to_page() and suitable_migration_target() (6.18, order -1)
         first = mem.flags[bstarts] & F_BUDDY
         mts = mem.pb_mt[bstarts >> PAGEBLOCK_ORDER]
@@ -182,21 +185,15 @@ class _FreeScanner:
         # per-pfn loop) and isolated free blocks
         bad_pages = mem.kind[bottom:end] == K_COMPOUND_HEAD
         bad_blk = np.zeros(nb, dtype=np.bool_)
-        bad_blk[np.flatnonzero(bad_pages) >> PAGEBLOCK_ORDER] = True
+        bad_blk[nb - 1 - (np.flatnonzero(bad_pages) >> PAGEBLOCK_ORDER)] = True
         bad_blk[blk[(codes >> 4) == MIGRATE_ISOLATE]] = True
-        bad = suitable & bad_blk[::-1]
-        # heads in scan order: blocks top down, ascending within a block; only suitable
-        keep_blk = suitable[::-1]  # ascending block order
-        sel = keep_blk[blk]
-        heads, orders, blk = heads[sel], orders[sel], blk[sel]
-        per_asc = np.bincount(blk, minlength=nb)
-        first_asc = np.cumsum(per_asc) - per_asc  # each block's first head, ascending
-        per_blk = per_asc[::-1]  # top down
-        lo = np.cumsum(per_blk) - per_blk  # each block's first head, top down
-        # reorder the heads: blocks top down, each block's heads still ascending
-        at = np.empty(len(heads), dtype=np.int64)
-        at[lo[nb - 1 - blk] + np.arange(len(heads)) - first_asc[blk]] = np.arange(len(heads))
-        heads, orders = heads[at], orders[at]
+        bad = suitable & bad_blk
+        # only the heads of suitable blocks
+        sel = suitable[blk]
+        heads, blk = heads[sel], blk[sel]
+        orders = (codes[sel] & 0xF).astype(np.int64)
+        per_blk = np.bincount(blk, minlength=nb)
+        lo = np.cumsum(per_blk) - per_blk  # each block's first head
         lo += len(self.pfn_np)
         hi = lo + per_blk
         self.pfn_np = np.concatenate((self.pfn_np, heads))
@@ -205,8 +202,7 @@ class _FreeScanner:
         self.retype = np.concatenate(
             (self.retype, self.retype[-1] + np.cumsum(orders >= RETYPE_ORDER))
         )
-        base = len(self.blocks)
-        self.hblk = np.concatenate((self.hblk, np.repeat(np.arange(base, base + nb), per_blk)))
+        self.hblk = np.concatenate((self.hblk, blk + len(self.blocks)))
         last = self.empty[-1]
         self.empty.extend((last + np.cumsum(suitable & (per_blk == 0))).tolist())
         last = self.bad[-1]
