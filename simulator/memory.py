@@ -625,12 +625,24 @@ class Memory:
         rows = np.flatnonzero(hit)
         size = 1 << (MAX_ORDER - 1)
         base = (rows << (MAX_ORDER - 1)).astype(np.intp)
-        pages = (base[:, None] + np.arange(size, dtype=np.intp)).ravel()
-        outside = (pages < z.start) | (pages >= z.end)
-        flags = self.flags[np.minimum(pages, self.npages - 1)]
-        flags[outside] = 0  # another zone's blocks, or past the end of memory
+        nfull = self.npages >> (MAX_ORDER - 1)
+        if rows[-1] < nfull and base[0] >= z.start and base[-1] + size <= z.end:
+            # whole max-order blocks of this zone: rows of the page arrays, copied as such
+            flags = self.flags[: nfull * size].reshape(nfull, size)[rows].ravel()
+            kinds = self.kind[: nfull * size].reshape(nfull, size)[rows].ravel()
+            outside = None
+        else:
+            pages = (base[:, None] + np.arange(size, dtype=np.intp)).ravel()
+            outside = (pages < z.start) | (pages >= z.end)
+            flags = self.flags[np.minimum(pages, self.npages - 1)]
+            flags[outside] = 0  # another zone's blocks, or past the end of memory
+            kinds = self.kind[np.minimum(pages, self.npages - 1)]
+
+        def pfn_at(local: np.ndarray) -> np.ndarray:
+            return base[local >> (MAX_ORDER - 1)] + (local & (size - 1))
+
         heads_local = np.flatnonzero((flags & F_BUDDY) != 0)
-        head_pfn = pages[heads_local]
+        head_pfn = pfn_at(heads_local)
         codes = self.aux[head_pfn]
         horder = (codes & 0xF).astype(np.intp)
         hmt = codes >> 4
@@ -653,12 +665,10 @@ class Memory:
                 self.free_one_page(p, 0, mt)
             return
         inf = np.int32(m + 1)
-        tm = np.full(len(pages), inf, dtype=np.int32)
-        if len(head_pfn):
-            lens = 1 << horder
-            starts = np.repeat(heads_local - np.cumsum(lens) + lens, lens)
-            tm[starts + np.arange(len(starts))] = 0
-        tm[outside] = inf
+        # free from the start (in a buddy block; the owed pages get their times next)
+        tm = np.where(kinds == K_FREE, np.int32(0), inf)
+        if outside is not None:
+            tm[outside] = inf
         rank = np.cumsum(hit) - 1
         pos = rank[row_of] * size + (pfns & (size - 1))
         tm[pos] = np.arange(1, m + 1, dtype=np.int32)
@@ -683,16 +693,20 @@ class Memory:
                 self.unlist_heads(z, codes[gone])
         # the blocks on the lists at the end that were not there at the start: wholly free,
         # parent not, and not free from the start
+        # (0 < t < inf as one unsigned compare: t - 1 < m)
         final = [
-            (levels[o] > 0) & (levels[o] < inf) & ~np.repeat(levels[o + 1] < inf, 2)
+            (
+                ((levels[o] - 1).view(np.uint32) < m).reshape(-1, 2)
+                & (levels[o + 1] == inf)[:, None]
+            ).ravel()
             for o in range(MAX_ORDER - 1)
         ]
-        final.append((levels[MAX_ORDER - 1] > 0) & (levels[MAX_ORDER - 1] < inf))
+        final.append((levels[MAX_ORDER - 1] - 1).view(np.uint32) < m)
         new = np.flatnonzero(np.concatenate(final))
         o = np.searchsorted(offs, new, side="right") - 1
         i = new - offs[o]  # index among the blocks of its order
         when = when_free[new]
-        hp = pages[i << o]
+        hp = pfn_at(i << o)
         nmt = mts[when - 1]
         # "merge likely": queued at the tail when the parent's buddy was already free
         low = o < MAX_ORDER - 2
@@ -706,7 +720,7 @@ class Memory:
                 lo = offs[MAX_ORDER - 2] + 2 * b
                 q = lo + (when_free[lo] == when[top])  # the half without the last page
                 qt = when_free[q]
-                qpfn = pages[(q - offs[MAX_ORDER - 2]) << (MAX_ORDER - 2)]
+                qpfn = pfn_at((q - offs[MAX_ORDER - 2]) << (MAX_ORDER - 2))
                 qmt = np.where(qt > 0, mts[np.maximum(qt, 1) - 1], self.aux[qpfn] >> 4)
                 diff = qmt != nmt[top]
                 self.pb_mt[qpfn[diff] >> PAGEBLOCK_ORDER] = nmt[top][diff]
