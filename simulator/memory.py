@@ -139,6 +139,11 @@ def pcp_drains(count: int, high: int, batch: int, n: int) -> tuple[list[int], li
     return moments, sizes, c + n - i
 
 
+def _repeat2(b: np.ndarray) -> np.ndarray:
+    """np.repeat(b, 2) for a boolean array, as one widening multiply (~6x faster)."""
+    return (b.view(np.uint8).astype(np.uint16) * 257).view(np.bool_)
+
+
 class Memory:
     """Page arrays plus zones. The buddy operations follow mm/page_alloc.c."""
 
@@ -666,7 +671,7 @@ class Memory:
             return
         inf = np.int32(m + 1)
         # free from the start (in a buddy block; the owed pages get their times next)
-        tm = np.where(kinds == K_FREE, np.int32(0), inf)
+        tm = (kinds != K_FREE).astype(np.int32) * inf
         if outside is not None:
             tm[outside] = inf
         rank = np.cumsum(hit) - 1
@@ -695,10 +700,7 @@ class Memory:
         # parent not, and not free from the start
         # (0 < t < inf as one unsigned compare: t - 1 < m)
         final = [
-            (
-                ((levels[o] - 1).view(np.uint32) < m).reshape(-1, 2)
-                & (levels[o + 1] == inf)[:, None]
-            ).ravel()
+            ((levels[o] - 1).view(np.uint32) < m) & _repeat2(levels[o + 1] == inf)
             for o in range(MAX_ORDER - 1)
         ]
         final.append((levels[MAX_ORDER - 1] - 1).view(np.uint32) < m)
