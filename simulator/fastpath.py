@@ -163,14 +163,6 @@ class _FreeScanner:
         nb = (top - bottom) >> PAGEBLOCK_ORDER
         bstarts = np.arange(top - PAGEBLOCK_NR_PAGES, bottom - 1, -PAGEBLOCK_NR_PAGES)
         bends = np.minimum(bstarts + PAGEBLOCK_NR_PAGES, z.end)
-        # the buddy flags with the pageblocks in scan order (top down), so the heads come
-        # out in scan order: blocks top down, ascending pfns within each
-        buddy = np.zeros((nb, PAGEBLOCK_NR_PAGES), dtype=np.bool_)
-        buddy.ravel()[: end - bottom] = (mem.flags[bottom:end] & F_BUDDY) != 0
-        at = np.flatnonzero(buddy[::-1])
-        blk = at >> PAGEBLOCK_ORDER  # index of each head's block, top down
-        heads = bstarts[blk] + (at & (PAGEBLOCK_NR_PAGES - 1))
-        codes = mem.aux[heads]
         # pageblock_pfn_to_page() and suitable_migration_target() (6.18, order -1)
         first = mem.flags[bstarts] & F_BUDDY
         mts = mem.pb_mt[bstarts >> PAGEBLOCK_ORDER]
@@ -181,6 +173,21 @@ class _FreeScanner:
             & ~((first != 0) & ((mem.aux[bstarts] & 0xF) >= PAGEBLOCK_ORDER))
             & ((mts == MIGRATE_MOVABLE) | (mts == MIGRATE_CMA))
         )
+        # the buddy flags of the suitable pageblocks, the pageblocks in scan order (top
+        # down), so the heads come out in scan order: blocks top down, ascending within
+        if end - bottom == nb * PAGEBLOCK_NR_PAGES:
+            flags = mem.flags[bottom:end].reshape(nb, PAGEBLOCK_NR_PAGES)[::-1]
+            buddy = (flags & F_BUDDY) != 0  # (a new array, in the view's order)
+        else:  # the zone ends inside the top pageblock
+            buddy = np.zeros((nb, PAGEBLOCK_NR_PAGES), dtype=np.bool_)
+            buddy.ravel()[: end - bottom] = (mem.flags[bottom:end] & F_BUDDY) != 0
+            buddy = buddy[::-1].copy()
+        buddy[~suitable] = False
+        at = np.flatnonzero(buddy)
+        blk = at >> PAGEBLOCK_ORDER  # index of each head's block, top down
+        heads = bstarts[blk] + (at & (PAGEBLOCK_NR_PAGES - 1))
+        codes = mem.aux[heads]
+        orders = (codes & 0xF).astype(np.int64)
         # what the bulk isolation does not take ends the fast path: compound pages (the
         # per-pfn loop) and isolated free blocks
         bad_pages = mem.kind[bottom:end] == K_COMPOUND_HEAD
@@ -188,10 +195,6 @@ class _FreeScanner:
         bad_blk[nb - 1 - (np.flatnonzero(bad_pages) >> PAGEBLOCK_ORDER)] = True
         bad_blk[blk[(codes >> 4) == MIGRATE_ISOLATE]] = True
         bad = suitable & bad_blk
-        # only the heads of suitable blocks
-        sel = suitable[blk]
-        heads, blk = heads[sel], blk[sel]
-        orders = (codes[sel] & 0xF).astype(np.int64)
         per_blk = np.bincount(blk, minlength=nb)
         lo = np.cumsum(per_blk) - per_blk  # each block's first head
         lo += len(self.pfn_np)
