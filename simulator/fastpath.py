@@ -144,6 +144,10 @@ class _FreeScanner:
         self.hblk = np.zeros(0, dtype=np.int64)
         self.g = 0  # next head in scan order not taken or passed
         self.empty = [0]  # suitable blocks without free blocks before each block index
+        # self.blocks' columns as arrays: bstart, bend, suitable, lo, hi
+        self.cols = [
+            np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.bool_, np.int64, np.int64)
+        ]
         self.bad = [0]  # blocks the fast path cannot model before each block index
         self._prepare()
         # a run that stepped by a stride may have passed free blocks below pos
@@ -206,6 +210,10 @@ class _FreeScanner:
             (self.retype, self.retype[-1] + np.cumsum(orders >= RETYPE_ORDER))
         )
         self.hblk = np.concatenate((self.hblk, blk + len(self.blocks)))
+        self.cols = [
+            np.concatenate((col, new))
+            for col, new in zip(self.cols, (bstarts, bends, suitable, lo, hi), strict=True)
+        ]
         last = self.empty[-1]
         self.empty.extend((last + np.cumsum(suitable & (per_blk == 0))).tolist())
         last = self.bad[-1]
@@ -647,12 +655,7 @@ def _simple_visits(free: _FreeScanner, f: np.ndarray):
     """The visits of runs that took a run of heads in scan order, f holding each one's
     (first block, start pfn, first head, last block, end head, stop pfn): per visit, the
     run (an index into f, ascending), start, stop, pageblock start, nr_taken, nr_scanned."""
-    nb = len(free.blocks)
-    bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
-    bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
-    suit = np.array([b[2] for b in free.blocks], dtype=np.bool_).reshape(nb)
-    lo = np.array([b[4] for b in free.blocks], dtype=np.int64).reshape(nb)
-    hi = np.array([b[5] for b in free.blocks], dtype=np.int64).reshape(nb)
+    bstart, bend, suit, lo, hi = free.cols
     bi, pos, g, be, g1, stop = f.T
     n = be - bi + 1
     rep = np.repeat(np.arange(len(f)), n)
@@ -696,8 +699,10 @@ def _free_takes(cc: CompactControl, free: _FreeScanner, taken: list[list[range]]
         key.astype(np.uint16 if len(taken) < 4096 else np.int64), kind="stable"
     )
     sizes = np.left_shift(1, orders[by_run_order])
-    offs = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return heads, orders, run, np.repeat(heads[by_run_order], sizes) + offs
+    # page i of block b is heads[b] + i - (pages before b): one repeat, then a running index
+    pages = np.repeat(heads[by_run_order] - (np.cumsum(sizes) - sizes), sizes)
+    pages += np.arange(len(pages))
+    return heads, orders, run, pages
 
 
 def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg, sp):

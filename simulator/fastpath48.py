@@ -372,9 +372,7 @@ def _check_runs(free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limi
         last = g1 - 1
         be = free.hblk[last]
         stop = free.pfn_np[last] + np.left_shift(1, free.order_np[last])
-        nb = len(free.blocks)
-        bstart = np.array([b[0] for b in free.blocks], dtype=np.int64).reshape(nb)
-        bend = np.array([b[1] for b in free.blocks], dtype=np.int64).reshape(nb)
+        bstart, bend = free.cols[0], free.cols[1]
         finished = stop == bend[be]
         bi = np.concatenate(([free.bi], np.where(finished, be + 1, be)[:-1]))
         pos = np.concatenate(
