@@ -526,14 +526,18 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
         cc.free_pfn = after[nruns - 1][0]
     free_taken = int(np.sum(visits[4][:nvisits])) if nvisits else 0
     taken = [_ranges(r) for r in runs]
-    olds = [
-        lru_pfns[i0:i1][::-1] for _b, _k, bts in blocks[:done] for _l, _h, i0, i1 in bts if i1 > i0
-    ]
+    # each migrate tick's pages, highest pfn first (cc->migratepages is list_add()ed)
+    ends = np.array(
+        [i1 for _b, _k, bts in blocks[:done] for _l, _h, i0, i1 in bts if i1 > i0], dtype=np.int64
+    )
+    sizes = np.diff(ends, prepend=blocks[0][2][0][2])
+    n_old = int(ends[-1] - blocks[0][2][0][2]) if len(ends) else 0
+    olds = lru_pfns[np.repeat(ends - 1 + np.cumsum(sizes) - sizes, sizes) - np.arange(n_old)]
     takes = _free_takes(cc, free, taken)
     news = np.concatenate(([_handout(cc.freepages_618)] if cc.nr_freepages else []) + [takes[3]])
-    news = news[: sum(len(x) for x in olds)]
+    news = news[:n_old]
     _apply_free(c, cc, z, takes, visits, nvisits, seg, sp)
-    _apply_migrations(c, olds, news, copy_t0)
+    _apply_migrations(c, olds, sizes, news, copy_t0)
     last_migrated = cc.last_migrated_pfn
     cached_migrate = 0
     for bstart, kind, _batches in blocks[:done]:
@@ -560,7 +564,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     cc.total_migrate_scanned += migrate_scanned
     cc.total_free_scanned += int(np.sum(visits[2][:nvisits])) if nvisits else 0
     k.count("compact_isolated", isolated + free_taken)
-    k.count("pgmigrate_success", sum(len(x) for x in olds))
+    k.count("pgmigrate_success", n_old)
     k.time_ns = t
     k.trace_many(lines)
     return ticks
@@ -749,16 +753,16 @@ def take_free_blocks(c: Compactor, z, heads: np.ndarray, pages: np.ndarray) -> N
         mem.changed.update(pages.tolist())
 
 
-def _apply_migrations(c: Compactor, olds, news, copy_t0) -> None:
-    """The 6.18 migrations: isolated, then moved (move_contents) with each copy's time."""
-    if not olds:
+def _apply_migrations(c: Compactor, o: np.ndarray, sizes: np.ndarray, news, copy_t0) -> None:
+    """The 6.18 migrations, `sizes` pages per migrate tick: isolated, then moved
+    (move_contents) with each copy's time."""
+    if not len(o):
         return
     k, mem = c.k, c.mem
-    o = np.concatenate(olds).astype(np.intp)
+    o = o.astype(np.intp)
     # isolated through the kernel's entry point, as isolate_migratepages_block() does, so
     # whatever watches it sees every isolation
     k.isolate_lru_pages(o.tolist() if mem.changed is not None else o)
-    sizes = np.array([len(x) for x in olds], dtype=np.int64)
     first = np.cumsum(sizes) - sizes
     times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
     times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)

@@ -634,14 +634,12 @@ class Memory:
         if rows[-1] < nfull and base[0] >= z.start and base[-1] + size <= z.end:
             # whole max-order blocks of this zone: rows of the page arrays, copied as such
             flags = self.flags[: nfull * size].reshape(nfull, size)[rows].ravel()
-            kinds = self.kind[: nfull * size].reshape(nfull, size)[rows].ravel()
             outside = None
         else:
             pages = (base[:, None] + np.arange(size, dtype=np.intp)).ravel()
             outside = (pages < z.start) | (pages >= z.end)
             flags = self.flags[np.minimum(pages, self.npages - 1)]
             flags[outside] = 0  # another zone's blocks, or past the end of memory
-            kinds = self.kind[np.minimum(pages, self.npages - 1)]
 
         def pfn_at(local: np.ndarray) -> np.ndarray:
             return base[local >> (MAX_ORDER - 1)] + (local & (size - 1))
@@ -670,8 +668,13 @@ class Memory:
                 self.free_one_page(p, 0, mt)
             return
         inf = np.int32(m + 1)
-        # free from the start (in a buddy block; the owed pages get their times next)
-        tm = (kinds != K_FREE).astype(np.int32) * inf
+        # free from the start: the pages of buddy blocks (not every K_FREE page: a caller
+        # of free_one_page() sets its block K_FREE before the settle() there)
+        tm = np.full(len(flags), inf, dtype=np.int32)
+        if len(head_pfn):
+            lens = 1 << horder
+            starts = np.repeat(heads_local - np.cumsum(lens) + lens, lens)
+            tm[starts + np.arange(len(starts))] = 0
         if outside is not None:
             tm[outside] = inf
         rank = np.cumsum(hit) - 1

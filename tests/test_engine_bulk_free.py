@@ -165,3 +165,31 @@ def test_owed_merges_reach_across_an_edge_only_through_a_wholly_free_block() -> 
     assert mem._may_merge_across(430)  # [428, 432)
     mem.kind[431] = K_ANON
     assert not mem._may_merge_across(430)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_owed_merges_settled_inside_free_one_page_skip_the_block_being_freed(fast: bool) -> None:
+    """free_pages() sets its block K_FREE and then free_one_page() settles the merges a
+    compaction owes before it frees the block itself: the replay must count as free only
+    buddy blocks and owed pages, never that block (found by the random fast-path test:
+    allocations and a free while compact_memory runs; the free lists ended up counting an
+    entry that was not there)."""
+    raw = {
+        "name": "free during a compaction",
+        "profile": "v6.18",
+        "memory": {"zones": [{"name": "DMA32", "pages": 1024}, {"name": "Normal", "pages": 8192}]},
+        "layout": {"free": 0.5, "fragmentation": 0.0, "mix": {"anon": 1.0}},
+        "timeline": [
+            {"at_ms": 0.0, "action": "compact_memory"},
+            {"at_ms": 0.0, "action": "alloc", "count": 1, "order": 0, "type": "movable"},
+            {"at_ms": 0.009, "action": "free", "count": 1, "type": "movable"},
+            {"at_ms": 0.01, "action": "alloc", "count": 2, "order": 2, "type": "movable"},
+        ],
+        "sysctl": {"compaction_proactiveness": 0},
+    }
+    sim = Simulation(Scenario.from_dict(raw), seed=1)
+    sim.fast_forward = fast
+    sim.run(max_ticks=100_000)
+    assert sim.done
+    assert sim.counters()["pgmigrate_success"] > 0
+    assert check_invariants(sim) == []
