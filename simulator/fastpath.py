@@ -629,17 +629,18 @@ def _visits(free: _FreeScanner, runs: list[tuple]):
     """The pageblocks each free-scanner run visited, in order: (first visit of each run,
     then one past the last; per visit (start, stop, nr_scanned, nr_taken) as trace
     arguments, nr_scanned, pageblock start, nr_taken, finished)."""
-    simple = [(i, r) for i, r in enumerate(runs) if r[0] == "s"]
+    simple = [i for i, r in enumerate(runs) if r[0] == "s"]
     parts = []
     if simple:
-        ids = np.array([i for i, _ in simple], dtype=np.int64)
-        f = np.array([r[1:7] for _, r in simple], dtype=np.int64).reshape(len(simple), 6)
+        ids = np.array(simple, dtype=np.int64)
+        f = np.array([runs[i][1:7] for i in simple], dtype=np.int64).reshape(len(simple), 6)
         rep, *visit = _simple_visits(free, f)
         parts.append((ids[rep], *visit))
-    for i, r in enumerate(runs):
-        if r[0] == "x":
-            v = np.array([x[:5] for x in r[1]], dtype=np.int64).reshape(len(r[1]), 5)
-            parts.append((np.full(len(v), i), v[:, 1], v[:, 2], v[:, 0], v[:, 4], v[:, 3]))
+    if len(simple) < len(runs):
+        for i, r in enumerate(runs):
+            if r[0] == "x":
+                v = np.array([x[:5] for x in r[1]], dtype=np.int64).reshape(len(r[1]), 5)
+                parts.append((np.full(len(v), i), v[:, 1], v[:, 2], v[:, 0], v[:, 4], v[:, 3]))
     if parts:
         rid = np.concatenate([p[0] for p in parts])
         order = np.argsort(rid, kind="stable")
@@ -679,9 +680,9 @@ def _simple_visits(free: _FreeScanner, f: np.ndarray):
 
 def _flat(runs: list[list[range]]) -> tuple[np.ndarray, np.ndarray]:
     """The indexes in the runs' ranges, in order, and the run each belongs to."""
-    starts = np.array([r.start for ranges in runs for r in ranges], dtype=np.int64)
-    lens = np.array([len(r) for ranges in runs for r in ranges], dtype=np.int64)
-    run_of = np.repeat(np.arange(len(runs)), [len(ranges) for ranges in runs])
+    flat = [(r.start, r.stop, i) for i, ranges in enumerate(runs) for r in ranges]
+    starts, stops, run_of = np.array(flat, dtype=np.int64).reshape(len(flat), 3).T
+    lens = stops - starts
     first = np.cumsum(lens) - lens
     idx = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
     return idx, np.repeat(run_of, lens)
@@ -728,9 +729,10 @@ def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg
         for q in fl:
             q.clear()
         first = int(run.searchsorted(seg))
-        for p, o in zip(heads[first:].tolist(), orders[first:].tolist(), strict=True):
-            fl[o].append(p)
-        cc.nr_freepages = int(np.left_shift(1, orders[first:]).sum())
+        last_heads, last_orders = heads[first:], orders[first:]
+        for o in np.unique(last_orders).tolist():
+            fl[o].extend(last_heads[last_orders == o].tolist())
+        cc.nr_freepages = int(np.left_shift(1, last_orders).sum())
     if sp:
         # the same hand-outs again, through compaction_alloc_many(): it leaves the lists
         # (split remainders included) exactly as single compaction_alloc() calls would
