@@ -25,7 +25,7 @@ runs whenever the isolated free pages run out, exactly as isolate_freepages() wo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -143,12 +143,14 @@ class _FreeScanner:
         self.retype = np.zeros(1, dtype=np.int64)
         self.hblk = np.zeros(0, dtype=np.int64)
         self.g = 0  # next head in scan order not taken or passed
-        self.empty = [0]  # suitable blocks without free blocks before each block index
+        # suitable blocks without free blocks, and blocks the fast path cannot model,
+        # before each block index
+        self.empty_np = np.zeros(1, dtype=np.int64)
+        self.bad_np = np.zeros(1, dtype=np.int64)
         # self.blocks' columns as arrays: bstart, bend, suitable, lo, hi
         self.cols = [
             np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.bool_, np.int64, np.int64)
         ]
-        self.bad = [0]  # blocks the fast path cannot model before each block index
         self._prepare()
         # a run that stepped by a stride may have passed free blocks below pos
         self.g = self._first_at_or_after(0, self.pos)
@@ -214,10 +216,10 @@ class _FreeScanner:
             np.concatenate((col, new))
             for col, new in zip(self.cols, (bstarts, bends, suitable, lo, hi), strict=True)
         ]
-        last = self.empty[-1]
-        self.empty.extend((last + np.cumsum(suitable & (per_blk == 0))).tolist())
-        last = self.bad[-1]
-        self.bad.extend((last + np.cumsum(bad)).tolist())
+        self.empty_np = np.concatenate(
+            (self.empty_np, self.empty_np[-1] + np.cumsum(suitable & (per_blk == 0)))
+        )
+        self.bad_np = np.concatenate((self.bad_np, self.bad_np[-1] + np.cumsum(bad)))
         self.blocks.extend(
             zip(
                 bstarts.tolist(),
@@ -235,45 +237,9 @@ class _FreeScanner:
         lo, hi = self.blocks[bi][4], self.blocks[bi][5]
         return lo + int(self.pfn_np[lo:hi].searchsorted(pos))
 
-    def run(self, need: int, floor: int, limit: int) -> tuple | None:
-        """One isolate_freepages() call that must isolate `need` pages, or None if it would
-        go below `floor`, take more than `limit` pages in all, or meet a block it cannot
-        model. Returns ("s", first block, start pfn, first head, last block, end head,
-        stop pfn, pages) when it took a run of heads in scan order (it visited every
-        suitable block from the first to the last), or ("x", visits, head ranges, pages)."""
-        pos, bi, g = self.pos, self.bi, self.g
-        target = int(self.cum[g]) + need
-        while self.cum[-1] < target:
-            if self.next_prep < max(self.z.start, floor):
-                return None
-            self._prepare()
-        cum = self.cum
-        g1 = int(cum.searchsorted(target))  # the heads taken: g to g1 - 1
-        be = int(self.hblk[g1 - 1])
-        blocks = self.blocks
-        if (blocks[bi][2] and g >= blocks[bi][5]) or (
-            be > bi + 1 and self.empty[be] - self.empty[bi + 1]
-        ):
-            # a block visited that gives nothing doubles the stride for the next one
-            return self._explicit(need, floor, limit)
-        if self.bad[be + 1] - self.bad[bi] or self.retype[g1] != self.retype[g]:
-            return None
-        bstart, bend = blocks[be][0], blocks[be][1]
-        got = int(cum[g1] - cum[g])
-        if bstart < floor or self.taken + got > limit:
-            return None
-        self.taken += got
-        stop = int(self.pfn_np[g1 - 1]) + (1 << int(self.order_np[g1 - 1]))
-        if stop == bend:
-            self.pos, self.bi = bstart - PAGEBLOCK_NR_PAGES, be + 1
-        else:
-            self.pos, self.bi = stop, be
-        self.g = g1
-        self.lowest = min(self.lowest, bstart)
-        return ("s", bi, pos, g, be, g1, stop, got)
-
     def _explicit(self, need: int, floor: int, limit: int) -> tuple | None:
-        """run() block by block, for a run whose stride changes on the way."""
+        """One free-scanner run whose stride changes on the way, block by block: ("x",
+        visits, head ranges, pages) as episode() gives them, or None."""
         out: list[range] = []
         visits = self.episode(need, floor, limit, out)
         if visits is None:
@@ -409,43 +375,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     # 1. the free scanner: one run wherever a migrate tick runs out of isolated pages
     free = _FreeScanner(c, cc, z, len(lru_pfns))
     limit = z.nr_free_pages - z.wmark_min - (2 << RETYPE_ORDER)
-    avail, sp = cc.nr_freepages, 0  # pages of the current supply, and handed out of it
-    runs: list[tuple] = []
-    after: list[tuple] = []  # per run: the free scanner's (pos, block, lowest) after it
-    batch_run: list[int] = []  # per migrate tick: the run it made, or -1
-    supply: list[tuple[int, int]] = []  # per migrate tick: (run supplying last, sp) after it
-    nb_ok = 0  # pageblocks whose every free-scanner run fits
-    seg = -1
-    ticks = 0
-    for bstart, _kind, batches in blocks:
-        floor = bstart + PAGEBLOCK_NR_PAGES + MARGIN
-        if nb_ok == MAX_RUN_BLOCKS and free.lowest - floor > 2 * TAIL_BLOCKS * PAGEBLOCK_NR_PAGES:
-            break  # the scanners, closing in from both sides, meet beyond the tail
-        ticks += sum([2 if i1 > i0 else 1 for _lo, _hi, i0, i1 in batches])
-        ok = free.lowest >= floor and ticks <= max_ticks
-        nbatch = len(batch_run)
-        for _lo, _hi, i0, i1 in batches:
-            m = i1 - i0
-            if not m or not ok:
-                continue
-            if avail - sp >= m:
-                sp += m
-                batch_run.append(-1)
-            else:
-                r = free.run(m - (avail - sp), floor, limit)
-                if r is None:
-                    ok = False
-                    break
-                runs.append(r)
-                after.append((free.pos, free.bi, free.lowest))
-                seg = len(runs) - 1
-                avail, sp = r[-1], m - (avail - sp)
-                batch_run.append(seg)
-            supply.append((seg, sp))
-        if not ok:
-            del batch_run[nbatch:], supply[nbatch:]
-            break
-        nb_ok += 1
+    runs, batch_run, supply, nb_ok = _plan_free(free, blocks, cc.nr_freepages, limit, max_ticks)
     if not nb_ok:
         return 0
     visits = _visits(free, runs)
@@ -519,13 +449,11 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
 
     # 3. apply what the accepted pageblocks did
     nruns = max([r for r in batch_run[:nbatches] if r >= 0], default=-1) + 1
-    runs = runs[:nruns]
     seg, sp = supply[nbatches - 1] if nbatches else (-1, 0)
     nvisits = visits[0][nruns]
     if nruns:
-        cc.free_pfn = after[nruns - 1][0]
+        cc.free_pfn = int(runs.pos_after[nruns - 1])
     free_taken = int(np.sum(visits[4][:nvisits])) if nvisits else 0
-    taken = [_ranges(r) for r in runs]
     # each migrate tick's pages, highest pfn first (cc->migratepages is list_add()ed)
     ends = np.array(
         [i1 for _b, _k, bts in blocks[:done] for _l, _h, i0, i1 in bts if i1 > i0], dtype=np.int64
@@ -533,7 +461,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     sizes = np.diff(ends, prepend=blocks[0][2][0][2])
     n_old = int(ends[-1] - blocks[0][2][0][2]) if len(ends) else 0
     olds = lru_pfns[np.repeat(ends - 1 + np.cumsum(sizes) - sizes, sizes) - np.arange(n_old)]
-    takes = _free_takes(cc, free, taken)
+    takes = _free_takes(cc, free, runs, nruns)
     news = np.concatenate(([_handout(cc.freepages_618)] if cc.nr_freepages else []) + [takes[3]])
     news = news[:n_old]
     _apply_free(c, cc, z, takes, visits, nvisits, seg, sp)
@@ -568,6 +496,186 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     k.time_ns = t
     k.trace_many(lines)
     return ticks
+
+
+class _Runs(NamedTuple):
+    """The free-scanner runs of a fast_forward() call, numbered in order: the plain ones
+    (a run of heads in scan order) as rows (first block, start pfn, first head, last
+    block, end head, stop pfn), the others as _FreeScanner._explicit() gives them."""
+
+    n: int
+    plain_id: np.ndarray
+    plain: np.ndarray
+    explicit: list[tuple[int, tuple]]
+    pos_after: np.ndarray  # where the free scanner resumes after each run
+
+
+def _plan_free(free: _FreeScanner, blocks: list, avail: int, limit: int, max_ticks: int):
+    """Where the free scanner runs while the migrate scanner does `blocks`: a migrate tick
+    runs it when the pages isolated so far (`avail` at the start, then what each run took)
+    do not cover the pages migrated so far, and a run takes heads in scan order until they
+    do. Runs that stay in that order are computed together (bisections of the running
+    page totals); a run whose stride changes on the way (_FreeScanner._explicit) is done
+    on its own. The pageblocks end at the first that breaks a rule of the model: a free
+    scanner run it cannot model or that gets within MARGIN, the free scanner already
+    within MARGIN when the block starts, the tick budget, or the tail rule.
+
+    Returns the runs (_Runs), per migrate tick the run it made (or -1) and (run supplying
+    last, pages handed out of that supply), and the pageblocks done."""
+    tick_blk: list[int] = []
+    tick_m: list[int] = []
+    bticks: list[int] = []
+    for b, (_bstart, _kind, batches) in enumerate(blocks):
+        t = 0
+        for _lo, _hi, i0, i1 in batches:
+            if i1 > i0:
+                tick_blk.append(b)
+                tick_m.append(i1 - i0)
+                t += 2
+            else:
+                t += 1
+        bticks.append(t)
+    floors = np.array([b[0] for b in blocks], dtype=np.int64) + PAGEBLOCK_NR_PAGES + MARGIN
+    nb_lim = int(np.searchsorted(np.cumsum(bticks), max_ticks, side="right"))
+    blk_of = np.array(tick_blk, dtype=np.int64)
+    demand = np.cumsum(np.array(tick_m, dtype=np.int64))  # pages migrated up to each tick
+    n_ticks = len(tick_m)
+    zstart = free.z.start
+    plain: list[np.ndarray] = []  # per stretch: its plain runs as rows (see _Runs)
+    plain_id: list[np.ndarray] = []
+    xruns: list[tuple[int, tuple]] = []
+    got_l: list[int] = []  # pages each run took
+    pos_l: list[int] = []  # where the free scanner resumes after each run
+    run_tick: list[int] = []  # the migrate tick of each run
+    have = avail  # pages isolated so far
+    j = 0  # the next migrate tick
+    checked = 0  # pageblocks whose start has been checked
+    nb_ok = nb_lim
+    while True:
+        g0 = free.g
+        if j < n_ticks and demand[-1] > have:
+            want = int(free.cum[g0]) + int(demand[-1]) - have
+            floor0 = max(zstart, int(floors[blk_of[j]]))
+            while free.cum[-1] < want and free.next_prep >= floor0:
+                free._prepare()
+        cum = free.cum
+        nheads = len(cum) - 1
+        bstart_f, bend_f, suit_f, lo_f, hi_f = free.cols
+        if j < n_ticks:
+            # the last head each tick's pages need, and so the ticks that run the scanner
+            ends = np.maximum(np.searchsorted(cum, cum[g0] + (demand[j:] - have)), g0)
+            prev = np.concatenate(([g0], ends[:-1]))
+            at = np.flatnonzero(ends > prev)
+        else:
+            at = np.zeros(0, dtype=np.int64)
+        ev_tick = -1  # the migrate tick of the first run that is not a plain one, if any
+        ev_explicit = False  # that run changes stride (else it cannot be modelled)
+        nr = 0  # plain runs before it
+        if len(at) and not nheads:
+            ev_tick = j + int(at[0])
+        elif len(at):
+            g, g1 = prev[at], ends[at]
+            short = g1 > nheads  # more than the heads prepared down to where it may go
+            g1c = np.minimum(g1, nheads)
+            last = g1c - 1
+            be = free.hblk[last]
+            stop = free.pfn_np[last] + np.left_shift(1, free.order_np[last])
+            fin = stop == bend_f[be]
+            # where each run starts: where the one before it stopped
+            nxt_bi = np.where(fin, be + 1, be)
+            nxt_pos = np.where(fin, bstart_f[be] - PAGEBLOCK_NR_PAGES, stop)
+            bi = np.concatenate(([free.bi], nxt_bi[:-1]))
+            pos = np.concatenate(([free.pos], nxt_pos[:-1]))
+            got = cum[g1c] - cum[g]
+            rblk = blk_of[j + at]
+            lowest_after = np.minimum(free.lowest, bstart_f[be])
+            bic = np.minimum(bi, len(bstart_f) - 1)
+            # a block visited that gives nothing doubles the stride for the next one
+            explicit = (suit_f[bic] & (g >= hi_f[bic])) | (
+                (be > bi + 1)
+                & (free.empty_np[be] > free.empty_np[np.minimum(bi + 1, len(bstart_f))])
+            )
+            broken = (
+                (free.bad_np[be + 1] > free.bad_np[bic])
+                | (free.retype[g1c] != free.retype[g])
+                | (bstart_f[be] < floors[rblk])
+                | (free.taken + np.cumsum(got) > limit)
+            )
+            odd = np.flatnonzero(short | explicit | broken)
+            nr = int(odd[0]) if len(odd) else len(at)
+            if len(odd):
+                ev_tick = j + int(at[nr])
+                ev_explicit = bool(explicit[nr] and not short[nr])
+        ev_block = int(blk_of[ev_tick]) if ev_tick >= 0 else nb_lim
+        # the first pageblock that may not start: the free scanner within MARGIN of it,
+        # or (at MAX_RUN_BLOCKS) still far from where the scanners meet
+        blk = np.arange(checked, min(ev_block + 1, nb_lim), dtype=np.int64)
+        low = np.full(len(blk), free.lowest, dtype=np.int64)
+        if nr:
+            k_before = np.searchsorted(rblk[:nr], blk)  # plain runs in earlier pageblocks
+            low = np.where(k_before > 0, lowest_after[np.maximum(k_before - 1, 0)], low)
+        stop_blk = np.flatnonzero(
+            (low < floors[blk])
+            | ((blk == MAX_RUN_BLOCKS) & (low - floors[blk] > 2 * TAIL_BLOCKS * PAGEBLOCK_NR_PAGES))
+        )
+        b_stop = int(blk[stop_blk[0]]) if len(stop_blk) else -1
+        if b_stop >= 0:
+            nr = int(np.searchsorted(rblk[:nr], b_stop)) if nr else 0
+        # the plain runs before whatever ends this stretch
+        if nr:
+            plain.append(np.stack((bi[:nr], pos[:nr], g[:nr], be[:nr], g1[:nr], stop[:nr]), 1))
+            plain_id.append(np.arange(len(got_l), len(got_l) + nr))
+            got_l.extend(got[:nr].tolist())
+            pos_l.extend(nxt_pos[:nr].tolist())
+            run_tick.extend((j + at[:nr]).tolist())
+            free.pos, free.bi = int(nxt_pos[nr - 1]), int(nxt_bi[nr - 1])
+            free.lowest = int(lowest_after[nr - 1])
+            free.g = int(g1[nr - 1])
+            taken = int(got[:nr].sum())
+            free.taken += taken
+            have += taken
+        if b_stop >= 0:
+            nb_ok = b_stop
+            break
+        if ev_tick < 0:
+            nb_ok = nb_lim
+            break
+        if not ev_explicit:
+            nb_ok = ev_block
+            break
+        r = free._explicit(int(demand[ev_tick]) - have, int(floors[ev_block]), limit)
+        if r is None:
+            nb_ok = ev_block
+            break
+        xruns.append((len(got_l), r))
+        got_l.append(r[-1])
+        pos_l.append(free.pos)
+        run_tick.append(ev_tick)
+        have += r[-1]
+        j = ev_tick + 1
+        checked = ev_block + 1
+    # per migrate tick of the pageblocks done: its run, and the supply it drew on
+    n_ok = int(np.searchsorted(blk_of, nb_ok))
+    rt = np.array(run_tick, dtype=np.int64)
+    nruns = int(np.searchsorted(rt, n_ok))
+    batch_run = np.full(n_ok, -1, dtype=np.int64)
+    batch_run[rt[:nruns]] = np.arange(nruns)
+    seg = np.searchsorted(rt[:nruns], np.arange(n_ok), side="right") - 1
+    gots = np.array(got_l[:nruns], dtype=np.int64)
+    before = avail + np.cumsum(gots) - gots  # isolated before each run
+    sp = demand[:n_ok] - np.where(seg >= 0, before[np.maximum(seg, 0)] if nruns else 0, 0)
+    supply = list(zip(seg.tolist(), sp.tolist(), strict=True))
+    ids = np.concatenate(plain_id) if plain else np.zeros(0, dtype=np.int64)
+    rows = np.concatenate(plain) if plain else np.zeros((0, 6), dtype=np.int64)
+    n_plain = int(np.searchsorted(ids, nruns))
+    runs = _Runs(
+        nruns,
+        ids[:n_plain],
+        rows[:n_plain],
+        [(i, r) for i, r in xruns if i < nruns],
+        np.array(pos_l[:nruns], dtype=np.int64),
+    )
+    return runs, batch_run.tolist(), supply, nb_ok
 
 
 def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int, finish_first: bool):
@@ -618,29 +726,17 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int, finis
     return out, lru_pfns
 
 
-def _ranges(r: tuple) -> list[range]:
-    """The heads a free-scanner run took, as ranges of indexes into free.pfn_np."""
-    if r[0] == "s":
-        return [range(r[3], r[5])]
-    return r[2]
-
-
-def _visits(free: _FreeScanner, runs: list[tuple]):
+def _visits(free: _FreeScanner, runs: _Runs):
     """The pageblocks each free-scanner run visited, in order: (first visit of each run,
     then one past the last; per visit (start, stop, nr_scanned, nr_taken) as trace
     arguments, nr_scanned, pageblock start, nr_taken, finished)."""
-    simple = [i for i, r in enumerate(runs) if r[0] == "s"]
     parts = []
-    if simple:
-        ids = np.array(simple, dtype=np.int64)
-        f = np.array([runs[i][1:7] for i in simple], dtype=np.int64).reshape(len(simple), 6)
-        rep, *visit = _simple_visits(free, f)
-        parts.append((ids[rep], *visit))
-    if len(simple) < len(runs):
-        for i, r in enumerate(runs):
-            if r[0] == "x":
-                v = np.array([x[:5] for x in r[1]], dtype=np.int64).reshape(len(r[1]), 5)
-                parts.append((np.full(len(v), i), v[:, 1], v[:, 2], v[:, 0], v[:, 4], v[:, 3]))
+    if len(runs.plain):
+        rep, *visit = _simple_visits(free, runs.plain)
+        parts.append((runs.plain_id[rep], *visit))
+    for i, r in runs.explicit:
+        v = np.array([x[:5] for x in r[1]], dtype=np.int64).reshape(len(r[1]), 5)
+        parts.append((np.full(len(v), i), v[:, 1], v[:, 2], v[:, 0], v[:, 4], v[:, 3]))
     if parts:
         rid = np.concatenate([p[0] for p in parts])
         order = np.argsort(rid, kind="stable")
@@ -650,7 +746,7 @@ def _visits(free: _FreeScanner, runs: list[tuple]):
         )
     else:
         rid = start = stop = vb = got = scanned = np.zeros(0, dtype=np.int64)
-    first = np.searchsorted(rid, np.arange(len(runs) + 1)).tolist()
+    first = np.searchsorted(rid, np.arange(runs.n + 1)).tolist()
     args = list(zip(start.tolist(), stop.tolist(), scanned.tolist(), got.tolist(), strict=True))
     finished = stop == np.minimum(vb + PAGEBLOCK_NR_PAGES, free.z.end)
     return first, args, scanned.tolist(), vb, got, finished
@@ -678,31 +774,37 @@ def _simple_visits(free: _FreeScanner, f: np.ndarray):
     return rep, start, vstop, bstart[blk], got, scanned
 
 
-def _flat(runs: list[list[range]]) -> tuple[np.ndarray, np.ndarray]:
-    """The indexes in the runs' ranges, in order, and the run each belongs to."""
-    flat = [(r.start, r.stop, i) for i, ranges in enumerate(runs) for r in ranges]
-    starts, stops, run_of = np.array(flat, dtype=np.int64).reshape(len(flat), 3).T
+def _taken(runs: _Runs, nruns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The heads the first nruns runs took, as indexes into free.pfn_np in isolation
+    order, and the run of each."""
+    keep = runs.plain_id < nruns
+    starts, stops, run_of = runs.plain[keep, 2], runs.plain[keep, 4], runs.plain_id[keep]
+    more = [(r.start, r.stop, i) for i, x in runs.explicit if i < nruns for r in x[2]]
+    if more:
+        extra = np.array(more, dtype=np.int64).reshape(len(more), 3)
+        order = np.argsort(np.concatenate((run_of, extra[:, 2])), kind="stable")
+        starts = np.concatenate((starts, extra[:, 0]))[order]
+        stops = np.concatenate((stops, extra[:, 1]))[order]
+        run_of = np.concatenate((run_of, extra[:, 2]))[order]
     lens = stops - starts
     first = np.cumsum(lens) - lens
     idx = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
     return idx, np.repeat(run_of, lens)
 
 
-def _free_takes(cc: CompactControl, free: _FreeScanner, taken: list[list[range]]):
-    """What the free-scanner runs took: the heads and orders in isolation order, the run
-    of each, and every page of them in the order compaction_alloc() hands them out after
-    what cc->freepages[] held: run by run, each run list by list from order 0 up, each list
-    in isolation order, each block in ascending pfn order."""
-    if not taken:
+def _free_takes(cc: CompactControl, free: _FreeScanner, runs: _Runs, nruns: int):
+    """What the first nruns free-scanner runs took: the heads and orders in isolation
+    order, the run of each, and every page of them in the order compaction_alloc() hands
+    them out after what cc->freepages[] held: run by run, each run list by list from order
+    0 up, each list in isolation order, each block in ascending pfn order."""
+    if not nruns:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, empty
-    idx, run = _flat(taken)
+    idx, run = _taken(runs, nruns)
     heads, orders = free.pfn_np[idx], free.order_np[idx]
     # stable: isolation order within a list; a key of 16 bits sorts by radix, ~8x faster
     key = (run << 4) | orders
-    by_run_order = np.argsort(
-        key.astype(np.uint16 if len(taken) < 4096 else np.int64), kind="stable"
-    )
+    by_run_order = np.argsort(key.astype(np.uint16 if nruns < 4096 else np.int64), kind="stable")
     sizes = np.left_shift(1, orders[by_run_order])
     # page i of block b is heads[b] + i - (pages before b): one repeat, then a running index
     pages = np.repeat(heads[by_run_order] - (np.cumsum(sizes) - sizes), sizes)

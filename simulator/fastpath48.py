@@ -378,7 +378,7 @@ def _check_runs(free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limi
         pos = np.concatenate(
             ([free.pos], np.where(finished, bstart[be] - PAGEBLOCK_NR_PAGES, stop)[:-1])
         )
-        bad = np.array(free.bad, dtype=np.int64)
+        bad = free.bad_np
         taken = np.cumsum(free.cum[g1] - free.cum[g0])
         broken = (bad[be + 1] - bad[bi] > 0) | (taken > limit)
         has = tr >= 0
