@@ -135,12 +135,12 @@ class _FreeScanner:
         self.lowest = self.next_prep  # lowest pageblock start an episode visited
         self.taken = 0
         self.demand = demand  # pages the migrate side may want
-        # the heads of suitable blocks in scan order: pfn, order, the pages and the heads
-        # of RETYPE_ORDER or more before each index, the index in self.blocks
+        # the heads of suitable blocks in scan order: pfn, order, the pages before each
+        # index, and each one's index in self.blocks
         self.pfn_np = np.zeros(0, dtype=np.int64)
         self.order_np = np.zeros(0, dtype=np.int64)
         self.cum = np.zeros(1, dtype=np.int64)
-        self.retype = np.zeros(1, dtype=np.int64)
+        self.big = np.zeros(0, dtype=np.int64)  # indexes of the heads of RETYPE_ORDER or more
         self.hblk = np.zeros(0, dtype=np.int64)
         self.g = 0  # next head in scan order not taken or passed
         # suitable blocks without free blocks, and blocks the fast path cannot model,
@@ -205,12 +205,12 @@ class _FreeScanner:
         lo = np.cumsum(per_blk) - per_blk  # each block's first head
         lo += len(self.pfn_np)
         hi = lo + per_blk
+        self.big = np.concatenate(
+            (self.big, np.flatnonzero(orders >= RETYPE_ORDER) + len(self.pfn_np))
+        )
         self.pfn_np = np.concatenate((self.pfn_np, heads))
         self.order_np = np.concatenate((self.order_np, orders))
         self.cum = np.concatenate((self.cum, self.cum[-1] + np.cumsum(np.left_shift(1, orders))))
-        self.retype = np.concatenate(
-            (self.retype, self.retype[-1] + np.cumsum(orders >= RETYPE_ORDER))
-        )
         self.hblk = np.concatenate((self.hblk, blk + len(self.blocks)))
         self.cols = [
             np.concatenate((col, new))
@@ -231,6 +231,11 @@ class _FreeScanner:
                 strict=True,
             )
         )
+
+    def any_big(self, i0: int, i1: int) -> bool:
+        """Whether a head from index i0 up to i1 has RETYPE_ORDER or more."""
+        big = self.big
+        return bool(big.searchsorted(i0) != big.searchsorted(i1))
 
     def _first_at_or_after(self, bi: int, pos: int) -> int:
         """The index of block bi's first head at or after pfn pos."""
@@ -286,7 +291,7 @@ class _FreeScanner:
                     scanned = stop - pos
                 else:
                     idx, stop, scanned, got = self._stride_walk(lo, hi, pos, bend, stride, need)
-                if idx and self.retype[idx[-1] + 1] != self.retype[idx[0]]:
+                if idx and self.any_big(idx[0], idx[-1] + 1):
                     return None
                 self.taken += got
                 if self.taken > limit:
@@ -597,7 +602,7 @@ def _plan_free(free: _FreeScanner, blocks: list, avail: int, limit: int, max_tic
             )
             broken = (
                 (free.bad_np[be + 1] > free.bad_np[bic])
-                | (free.retype[g1c] != free.retype[g])
+                | (np.searchsorted(free.big, g1c) != np.searchsorted(free.big, g))
                 | (bstart_f[be] < floors[rblk])
                 | (free.taken + np.cumsum(got) > limit)
             )
