@@ -539,7 +539,11 @@ class Memory:
         # When the drains happen and how much each takes depends on the counts alone.
         moments, sizes, z.pcp_count = pcp_drains(z.pcp_count, high, batch, n)
         lists = z.pcp_lists
-        new = [idx[mts == m] for m in range(MIGRATE_PCPTYPES)]
+        lo, hi = int(mts.min()), int(mts.max())
+        if lo == hi:  # the usual case: every page of one migratetype
+            new = [idx if m == lo else idx[:0] for m in range(MIGRATE_PCPTYPES)]
+        else:
+            new = [idx[mts == m] for m in range(MIGRATE_PCPTYPES)]
         if not moments:
             for m in range(MIGRATE_PCPTYPES):
                 lists[m].extendleft(new[m].tolist())
@@ -677,8 +681,10 @@ class Memory:
             tm[starts + np.arange(len(starts))] = 0
         if outside is not None:
             tm[outside] = inf
-        rank = np.cumsum(hit) - 1
-        pos = rank[row_of] * size + (pfns & (size - 1))
+        # where each freed page sits in the rows: its row's rank, then its offset
+        at_row = np.zeros(len(hit), dtype=np.intp)
+        at_row[rows] = np.arange(0, len(rows) * size, size, dtype=np.intp)
+        pos = at_row[row_of] | (pfns & (size - 1))
         tm[pos] = np.arange(1, m + 1, dtype=np.int32)
         # when each block of each order became wholly free, orders one after another
         levels = [tm]
