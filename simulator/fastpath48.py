@@ -59,6 +59,7 @@ from .fastpath import (
     MARGIN,
     MAX_BLOCK,
     MAX_RUN_BLOCKS,
+    TAIL_BLOCKS,
     _FreeScanner,
     _simple_visits,
     move_contents,
@@ -108,7 +109,12 @@ def fast_forward_48(
         return 0
     room = ((cc.free_pfn & ~(PAGEBLOCK_NR_PAGES - 1)) - MARGIN - b0) // PAGEBLOCK_NR_PAGES
     # a pageblock takes one tick or more (about a dozen in a busy zone)
-    nblocks = min(max_ticks // 4 + 1, MAX_RUN_BLOCKS, room, (z.end - b0) // PAGEBLOCK_NR_PAGES)
+    # when the scanners will likely meet within a long run (the free scanner comes down
+    # about used/free pageblocks per pageblock the migrate scanner goes up), go on to the
+    # end rather than leave a short call
+    meet = room * z.nr_free_pages // max(z.present, 1)
+    cap = MAX_RUN_BLOCKS + (TAIL_BLOCKS if meet <= MAX_RUN_BLOCKS + TAIL_BLOCKS else 0)
+    nblocks = min(max_ticks // 4 + 1, cap, room, (z.end - b0) // PAGEBLOCK_NR_PAGES)
     if nblocks < 1:
         return 0
     # Pages on the pcp lists from before are drained first: none may be where the
