@@ -57,3 +57,19 @@ def test_module_entry_point_works_as_documented():
         timeout=120,
     )
     assert r.returncode == 2 and "neither a file nor a preset" in r.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
+    """`python -m simulator run ... | head -1`: no traceback when the pipe closes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "run", "lru_only", "--report", "trace"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away with most of the trace unread
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert first.startswith(b"pagemig ")
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert proc.returncode == 141
