@@ -146,7 +146,23 @@ class FreeList:
         for p in prefix:
             token[p] = (len(self.tail) << 1) | 1
             self.tail.append(p)
+        self._trim_front(flags, aux, token)
         self.maybe_gc(flags, aux, token)
+
+    def _trim_front(self, flags, aux, token) -> None:
+        """Drop the dead entries in front of the first live one (the old slots of entries
+        just moved): repeated moves would otherwise make every walk step over them again."""
+        head = self.head
+        while head and not self._live(head[-1], (len(head) - 1) << 1, flags, aux, token):
+            head.pop()
+        if not head:
+            tail = self.tail
+            i = self.tail_start
+            while i < len(tail) and not self._live(tail[i], (i << 1) | 1, flags, aux, token):
+                i += 1
+            self.tail_start = i
+            if i > 4096 and i * 2 > len(tail):
+                self._gc(flags, aux, token)  # the space below tail_start, as pop_front() does
 
     def first(self, flags, aux, token) -> int:
         for pfn in self.walk(flags, aux, token):

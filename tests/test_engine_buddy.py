@@ -1,5 +1,6 @@
 """Buddy allocator rules (kernel-spec §3) and watermarks (§3.5)."""
 
+import numpy as np
 import pytest
 
 from simulator.constants import (
@@ -219,3 +220,34 @@ def test_isolating_a_free_block_respects_the_order0_watermark():
 )
 def test_pcp_drain_takes_the_lists_round_robin_from_movable(avail, count, plan):
     assert pcp_drain_plan(avail, count) == plan
+
+
+def test_moving_the_first_entries_to_the_tail_again_and_again_leaves_no_trail_to_walk():
+    """move_freelist_tail() (fast_find_migrateblock) of the list's first entries, over
+    and over as a compaction that keeps revisiting one pageblock does: the list keeps its
+    entries in kernel order, and their old slots are dropped rather than walked past on
+    every later search (the walk to the first entry stays short)."""
+    from simulator.freelist import FreeList
+
+    n = 64
+    flags = np.zeros(n, dtype=np.uint8)
+    aux = np.zeros(n, dtype=np.uint8)
+    token = np.zeros(n, dtype=np.uint32)
+    fl = FreeList(code=3)
+    for pfn in range(n):
+        flags[pfn] = F_BUDDY
+        aux[pfn] = 3
+        fl.add(pfn, True, token)  # list order 0, 1, ..., n-1
+    for i in range(20000):
+        fl.rotate_to_tail(i % n, flags, aux, token)
+    order = list(fl.walk(flags, aux, token))
+    assert order == [(20000 + k) % n for k in range(n)]
+    assert len(fl.head) + len(fl.tail) < 3 * 4096  # moved-from slots are reclaimed too
+    assert fl.count == n
+    # what a walk to the first entry steps over: nothing dead in front of it
+    dead_in_front = 0
+    for i in range(fl.tail_start, len(fl.tail)):
+        if fl._live(fl.tail[i], (i << 1) | 1, flags, aux, token):
+            break
+        dead_in_front += 1
+    assert not fl.head and dead_in_front == 0
