@@ -18,6 +18,8 @@ from .procfs import REPORTS
 
 DEFAULT_REPORTS = "buddyinfo,vmstat"
 
+MAX_TICKS = 10**9  # --max-ticks: the most a run may tick
+
 
 def _load(spec: str) -> Scenario:
     if spec in PRESETS:
@@ -166,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--report", default=DEFAULT_REPORTS, help=f"comma list of {','.join(REPORTS)}")
     run.add_argument("--json", action="store_true", help="print one JSON document")
-    run.add_argument("--max-ticks", type=int, default=10**9)
+    run.add_argument("--max-ticks", type=int, default=MAX_TICKS)
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(func=cmd_run)
     sub.add_parser("presets", help="list the preset scenarios").set_defaults(func=cmd_presets)
@@ -191,5 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if getattr(args, "seed", None) is not None and not 0 <= args.seed < 2**32:
         print("error: --seed: must be from 0 to 4294967295", file=sys.stderr)
+        return 2
+    if getattr(args, "max_ticks", None) is not None and not 1 <= args.max_ticks <= MAX_TICKS:
+        print(f"error: --max-ticks: must be from 1 to {MAX_TICKS}", file=sys.stderr)
         return 2
     return args.func(args)

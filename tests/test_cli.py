@@ -39,6 +39,8 @@ def test_unknown_report_and_seed_out_of_range_are_rejected(capsys):
     assert "--report" in capsys.readouterr().err
     assert main(["run", "lru_only", "--seed", "-1"]) == 2
     assert "--seed" in capsys.readouterr().err
+    assert main(["run", "lru_only", "--max-ticks", "0"]) == 2
+    assert "--max-ticks: must be from 1 to 1000000000" in capsys.readouterr().err
 
 
 def test_module_entry_point_works_as_documented():
