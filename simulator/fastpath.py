@@ -565,7 +565,7 @@ def _plan_free(free: _FreeScanner, blocks: list, avail: int, limit: int, max_tic
                 free._prepare()
         cum = free.cum
         nheads = len(cum) - 1
-        bstart_f, bend_f, suit_f, lo_f, hi_f = free.cols
+        bstart_f, bend_f, suit_f, _lo, hi_f = free.cols
         if j < n_ticks:
             # the last head each tick's pages need, and so the ticks that run the scanner
             ends = np.maximum(np.searchsorted(cum, cum[g0] + (demand[j:] - have)), g0)
