@@ -130,7 +130,9 @@ def main(args) -> int:
             return 2
     print(f"pagemig engine {ENGINE_VERSION} bench, profile {args.profile}, numpy {np.__version__}")
     print("a fragmented zone (30% free, fragmentation 0.8) compacted once through compact_memory")
-    print("vs floor: engine time / a minimal vectorised two-scanner pass (target: at most 20x at 16 GiB)")
+    print(
+        "vs floor: engine time / a minimal vectorised two-scanner pass (target: 20x at most, 16 GiB)"
+    )
     print(
         f"CPU seconds; best of {SMALL_REPS} runs up to 1 GiB (engine and reference alike), "
         "one run above; after a warm-up run"
