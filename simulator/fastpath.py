@@ -463,9 +463,11 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     ends = np.array(
         [i1 for _b, _k, bts in blocks[:done] for _l, _h, i0, i1 in bts if i1 > i0], dtype=np.int64
     )
-    sizes = np.diff(ends, prepend=blocks[0][2][0][2])
-    n_old = int(ends[-1] - blocks[0][2][0][2]) if len(ends) else 0
-    olds = lru_pfns[np.repeat(ends - 1 + np.cumsum(sizes) - sizes, sizes) - np.arange(n_old)]
+    # (the ticks take the LRU pfns in order from index 0: tick k has [i0, i1) and puts
+    # index i0 + i1 - 1 - p at position p)
+    sizes = np.diff(ends, prepend=0)
+    n_old = int(ends[-1]) if len(ends) else 0
+    olds = lru_pfns[np.repeat(2 * ends - sizes - 1, sizes) - np.arange(n_old)]
     takes = _free_takes(cc, free, runs, nruns)
     news = np.concatenate(([_handout(cc.freepages_618)] if cc.nr_freepages else []) + [takes[3]])
     news = news[:n_old]
