@@ -83,8 +83,7 @@ class FreeList:
             pfn = tail[i]
             self.tail_start = i + 1
             if self._live(pfn, (i << 1) | 1, flags, aux, token):
-                if self.tail_start > 4096 and self.tail_start * 2 > len(tail):
-                    self._gc(flags, aux, token)
+                self._reclaim_tail_front(flags, aux, token)
                 return pfn
         raise AssertionError("free list count says non-empty but no live entry")
 
@@ -161,8 +160,12 @@ class FreeList:
             while i < len(tail) and not self._live(tail[i], (i << 1) | 1, flags, aux, token):
                 i += 1
             self.tail_start = i
-            if i > 4096 and i * 2 > len(tail):
-                self._gc(flags, aux, token)  # the space below tail_start, as pop_front() does
+            self._reclaim_tail_front(flags, aux, token)
+
+    def _reclaim_tail_front(self, flags, aux, token) -> None:
+        """Rewrite the list once most of the tail stack lies behind tail_start."""
+        if self.tail_start > 4096 and self.tail_start * 2 > len(self.tail):
+            self._gc(flags, aux, token)
 
     def first(self, flags, aux, token) -> int:
         for pfn in self.walk(flags, aux, token):
