@@ -155,14 +155,16 @@ class _FreeScanner:
         # a run that stepped by a stride may have passed free blocks below pos
         self.g = self._first_at_or_after(0, self.pos)
 
-    def _prepare(self) -> None:
+    def _prepare(self, chunk: int = 0) -> None:
         mem, z = self.mem, self.z
         top = self.next_prep + PAGEBLOCK_NR_PAGES
-        # enough pageblocks for what is still wanted at the rate seen so far
-        chunk = 8
-        if self.blocks:
-            rate = max(1.0, float(self.cum[-1]) / len(self.blocks))
-            chunk = max(8, min(FREE_CHUNK, int((self.demand - self.cum[-1]) / rate * 1.1) + 4))
+        if not chunk:
+            # enough pageblocks for what is still wanted at the rate seen so far
+            chunk = 8
+            if self.blocks:
+                rate = max(1.0, float(self.cum[-1]) / len(self.blocks))
+                chunk = int((self.demand - self.cum[-1]) / rate * 1.1) + 4
+        chunk = max(8, min(FREE_CHUNK, chunk))
         bottom = max(z.start, top - chunk * PAGEBLOCK_NR_PAGES) & ~(PAGEBLOCK_NR_PAGES - 1)
         self.next_prep = bottom - PAGEBLOCK_NR_PAGES
         end = min(top, z.end)
@@ -547,7 +549,7 @@ def _plan_free(free: _FreeScanner, blocks: list, avail: int, limit: int, max_tic
     blk_of = np.array(tick_blk, dtype=np.int64)
     demand = np.cumsum(np.array(tick_m, dtype=np.int64))  # pages migrated up to each tick
     n_ticks = len(tick_m)
-    zstart = free.z.start
+    tick_floor = floors[blk_of]
     plain: list[np.ndarray] = []  # per stretch: its plain runs as rows (see _Runs)
     plain_id: list[np.ndarray] = []
     xruns: list[tuple[int, tuple]] = []
@@ -561,10 +563,7 @@ def _plan_free(free: _FreeScanner, blocks: list, avail: int, limit: int, max_tic
     while True:
         g0 = free.g
         if j < n_ticks and demand[-1] > have:
-            want = int(free.cum[g0]) + int(demand[-1]) - have
-            floor0 = max(zstart, int(floors[blk_of[j]]))
-            while free.cum[-1] < want and free.next_prep >= floor0:
-                free._prepare()
+            _prepare_to_meet(free, demand, tick_floor, have, g0)
         cum = free.cum
         nheads = len(cum) - 1
         bstart_f, bend_f, suit_f, _lo, hi_f = free.cols
@@ -683,6 +682,32 @@ def _plan_free(free: _FreeScanner, blocks: list, avail: int, limit: int, max_tic
         np.array(pos_l[:nruns], dtype=np.int64),
     )
     return runs, batch_run.tolist(), supply, nb_ok
+
+
+def _prepare_to_meet(
+    free: _FreeScanner, demand: np.ndarray, tick_floor: np.ndarray, have: int, g0: int
+) -> None:
+    """Prepare free-scanner pageblocks until the heads from g0 on cover every migrate
+    tick's pages (`demand`: pages migrated up to each tick, `have` of them covered before
+    g0), or until the next pageblock lies below the floor of the first tick they do not
+    cover: a run of that tick, or of any later one, going there ends the stretch anyway."""
+    z = free.z
+    # pages per pageblock: as seen so far, or the zone's average until enough is seen
+    avg = z.nr_free_pages * PAGEBLOCK_NR_PAGES / max(z.end - z.start, 1)
+    while free.next_prep >= z.start:
+        supply = have + int(free.cum[-1] - free.cum[g0])
+        t = int(np.searchsorted(demand, supply, side="right"))
+        if t >= len(demand) or free.next_prep < tick_floor[t]:
+            return
+        seen = len(free.blocks)
+        rate = max(1.0, float(free.cum[-1]) / seen if seen >= 32 else avg)
+        # the first count of pageblocks after which, at that rate, this loop would stop
+        k = np.arange(1, ((free.next_prep - z.start) >> PAGEBLOCK_ORDER) + 2)
+        tk = np.searchsorted(demand, supply + rate * k, side="right")
+        below = free.next_prep - k * PAGEBLOCK_NR_PAGES
+        stop = (tk >= len(demand)) | (below < tick_floor[np.minimum(tk, len(demand) - 1)])
+        n = int(np.argmax(stop)) + 1 if stop.any() else len(k)
+        free._prepare(n + (n >> 4) + 2)
 
 
 def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int, finish_first: bool):

@@ -29,6 +29,7 @@ reached otherwise (see _danger()).
 from __future__ import annotations
 
 from collections import deque
+from functools import partial
 from itertools import repeat
 from typing import TYPE_CHECKING
 
@@ -190,12 +191,11 @@ def fast_forward_48(
     v_time = np.cumsum(COST_SCAN * v_scan) - COST_SCAN * v_scan
     if nvis:
         v_time += (t_run[tr >= 0] - v_time[v_first[:-1]])[rep]
-    lines = _lines(
-        c,
-        z,
-        (start[:done], stop[:done], sc, m, t_iso, t_end, tr),
-        (v_first, v_time, v_start, v_stop, v_scan, v_got),
-    )
+    # the trace entries, built only if read (a long run pushes most out of the ring)
+    texts = _texts(k, z)
+    ticks_l = (start[:done], stop[:done], sc, m, t_iso, t_end, tr)
+    visits_l = (v_first, v_time, v_start, v_stop, v_scan, v_got)
+    nlines = 2 * done + 2 * int(migrating.sum()) + nvis
 
     # 3. apply what the accepted ticks did
     if nruns:
@@ -245,23 +245,27 @@ def fast_forward_48(
     k.count("compact_isolated", n_old + int(v_got.sum()))
     k.count("pgmigrate_success", n_old)
     k.time_ns = int(t_end[-1])
-    k.trace_many(lines)
+    k.trace_batch(nlines, partial(_lines, texts, ticks_l, visits_l))
     return done + int(migrating.sum())
 
 
-def _lines(c: Compactor, z, ticks, visits) -> list[tuple]:
-    """The trace entries of the ticks, in order: per tick mm_compaction_finished and
-    mm_compaction_isolate_migratepages, and if it migrated, its free-scanner run's
-    mm_compaction_isolate_freepages, mm_migrate_pages and mm_compaction_migratepages."""
-    k = c.k
-    start, stop, sc, m, t_iso, t_end, tr = ticks
-    v_first, v_time, v_start, v_stop, v_scan, v_got = visits
-    head = k._head()
+def _texts(k, z) -> tuple[str, str, str]:
+    """The trace head and the fixed texts of the ticks' entries, as they are now."""
     zone_line = f"node=0 zone={z.name:<8s} order=-1 ret={status_name(COMPACT_CONTINUE, k.profile)}"
     migrated_fmt = (
         f"nr_succeeded=%d nr_failed=0 mode={MODE_NAMES[MIGRATE_SYNC]} "
         f"reason={k.reason_name(MR_COMPACTION)}"
     )
+    return k._head(), zone_line, migrated_fmt
+
+
+def _lines(texts, ticks, visits) -> list[tuple]:
+    """The trace entries of the ticks, in order: per tick mm_compaction_finished and
+    mm_compaction_isolate_migratepages, and if it migrated, its free-scanner run's
+    mm_compaction_isolate_freepages, mm_migrate_pages and mm_compaction_migratepages."""
+    head, zone_line, migrated_fmt = texts
+    start, stop, sc, m, t_iso, t_end, tr = ticks
+    v_first, v_time, v_start, v_stop, v_scan, v_got = visits
     mig = np.flatnonzero(m)
     nv = np.zeros(len(m), dtype=np.int64)
     has = tr >= 0

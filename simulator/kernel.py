@@ -6,6 +6,7 @@ Compaction itself lives in compaction.py; the workload and the step API in engin
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 
 import numpy as np
 
@@ -103,21 +104,92 @@ def _trace_line(ts: int, head: str, event: str, text: str) -> str:
     return f"{head}{ts // 1_000_000_000:5d}.{(ts // 1000) % 1_000_000:06d}: {event}: {text}"
 
 
-class TraceLog(deque):
-    """The trace ring of formatted lines. Lines traced while nobody takes the step's
+class TraceLog:
+    """The trace ring, the last `maxlen` lines. Lines traced while nobody takes the step's
     events (Simulation.run()) are kept as their parts, (time_ns, head, event, fmt, args),
-    and formatted when read: formatting is most of what tracing costs."""
+    and formatted when read: formatting is most of what tracing costs. A fast-forwarded
+    stretch adds its entries as one batch, built from its arrays only when read, so the
+    entries that a longer run pushes out of the ring are never built at all."""
+
+    def __init__(self, lines=(), maxlen: int | None = None) -> None:
+        self.maxlen = maxlen
+        self._parts: deque = deque()  # lines, parts tuples and _Batches, oldest first
+        self._len = 0
+        self._cut = 0  # entries dropped from the front of the first part, a _Batch
+        for line in lines:
+            self.append(line)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def append(self, entry) -> None:
+        self._parts.append(entry)
+        self._len += 1
+        if self.maxlen is not None and self._len > self.maxlen:
+            self._drop()
+
+    def extend(self, entries: list) -> None:
+        if entries:
+            self.add_batch(len(entries), entries)
+
+    def add_batch(self, n: int, entries) -> None:
+        """n entries: a list of them, or a function that returns that list when called."""
+        self._parts.append(_Batch(n, entries))
+        self._len += n
+        if self.maxlen is not None and self._len > self.maxlen:
+            self._drop()
+
+    def _drop(self) -> None:
+        parts = self._parts
+        while self._len > self.maxlen:
+            first = parts[0]
+            excess = self._len - self.maxlen
+            if type(first) is not _Batch:
+                parts.popleft()
+                self._len -= 1
+            elif first.n - self._cut <= excess:
+                parts.popleft()
+                self._len -= first.n - self._cut
+                self._cut = 0
+            else:
+                self._cut += excess
+                self._len -= excess
 
     def __iter__(self):
-        for e in deque.__iter__(self):
-            yield e if type(e) is str else _format_entry(e)
+        cut = self._cut
+        for p in self._parts:
+            if type(p) is _Batch:
+                for e in islice(p.entries(), cut, None):
+                    yield e if type(e) is str else _format_entry(e)
+                cut = 0
+            else:
+                yield p if type(p) is str else _format_entry(p)
 
-    def __getitem__(self, i):
-        e = deque.__getitem__(self, i)
-        return e if type(e) is str else _format_entry(e)
+    def __getitem__(self, i: int) -> str:
+        if not -self._len <= i < self._len:
+            raise IndexError("trace line index out of range")
+        return next(islice(iter(self), i % self._len, None))
 
     def __reduce__(self):
         return (type(self), (list(self), self.maxlen))
+
+
+class _Batch:
+    """Trace entries added at once: their list, or the function that builds it."""
+
+    __slots__ = ("n", "_entries")
+
+    def __init__(self, n: int, entries) -> None:
+        self.n = n
+        self._entries = entries
+
+    def entries(self) -> list:
+        if callable(self._entries):
+            built = self._entries()
+            if len(built) != self.n:
+                raise AssertionError(f"a trace batch built {len(built)} entries, not {self.n}")
+            self._entries = built
+        return self._entries
 
 
 def _format_entry(e: tuple) -> str:
@@ -388,6 +460,14 @@ class Kernel:
             line = _trace_line(ts, head, event, text)
             out.append(line)
             events.append({"event": event, "text": text, "time_ns": ts, "line": line})
+
+    def trace_batch(self, n: int, build) -> None:
+        """trace_many(build()), build() giving n entries; built only when read while nobody
+        takes the step's events. What build() reads must not change afterwards."""
+        if self.keep_events:
+            self.trace_many(build())
+        else:
+            self.trace_lines.add_batch(n, build)
 
     def _head(self) -> str:
         return f"{self.comm:>16s}-{self._pid():<5d} [000] .... "

@@ -1,7 +1,10 @@
 """Kernel text formats and fragmentation metrics (kernel-spec §4, §5)."""
 
+import pickle
+
 import pytest
 
+from simulator.kernel import TraceLog
 from simulator.memory import extfrag_for_order, fragmentation_index, unusable_free_index
 from simulator.procfs import _index_row
 from tests.engine_helpers import make_sim, run_to_end, trace_events
@@ -131,3 +134,55 @@ def test_status_strings_per_profile():
 
     assert status_name(COMPACT_SUCCESS, "v4.8") == "partial"
     assert status_name(COMPACT_SUCCESS, "v6.18") == "success"
+
+
+def _parts(i: int) -> tuple:
+    return (i * 1000, "head ", "ev", "n=%d", (i,))
+
+
+def test_trace_ring_keeps_the_last_maxlen_lines_across_single_entries_and_batches():
+    ring = TraceLog(maxlen=5)
+    ring.append("first")
+    ring.extend([_parts(1), _parts(2)])
+    ring.add_batch(3, lambda: [_parts(3), _parts(4), _parts(5)])
+    ring.append(_parts(6))
+    assert len(ring) == 5
+    texts = [line.rsplit(": ", 1)[1] for line in ring]
+    assert texts == ["n=2", "n=3", "n=4", "n=5", "n=6"]
+    assert ring[0].endswith("n=2") and ring[-1].endswith("n=6")
+    with pytest.raises(IndexError):
+        ring[5]
+
+
+def test_trace_batch_pushed_out_of_the_ring_is_never_built():
+    built = []
+
+    def build():
+        built.append(1)
+        return [_parts(0)] * 4
+
+    ring = TraceLog(maxlen=3)
+    ring.add_batch(4, build)
+    ring.extend([_parts(1), _parts(2), _parts(3)])
+    assert [line[-3:] for line in ring] == ["n=1", "n=2", "n=3"]
+    assert built == []
+
+
+def test_trace_batch_is_built_once_and_must_give_its_count():
+    calls = []
+    ring = TraceLog(maxlen=10)
+    ring.add_batch(2, lambda: calls.append(1) or [_parts(1), _parts(2)])
+    assert list(ring) == list(ring)
+    assert calls == [1]
+    bad = TraceLog(maxlen=10)
+    bad.add_batch(3, lambda: [_parts(1)])
+    with pytest.raises(AssertionError, match="built 1 entries, not 3"):
+        list(bad)
+
+
+def test_trace_ring_pickles_as_formatted_lines():
+    ring = TraceLog(maxlen=2)
+    ring.add_batch(3, lambda: [_parts(1), _parts(2), _parts(3)])
+    copy = pickle.loads(pickle.dumps(ring))
+    assert list(copy) == list(ring) == [ring[0], ring[1]]
+    assert copy.maxlen == 2 and len(copy) == 2
