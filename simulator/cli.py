@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             last = now
             _progress(s, started)
 
-    sim.run(max_ticks=args.max_ticks, progress=progress)
+    sim.run(max_ticks=args.max_ticks, progress=progress if show else None)
     if show:
         sys.stderr.write("\n")
     elapsed = time.perf_counter() - started

@@ -700,9 +700,10 @@ def _prepare_to_meet(
         if t >= len(demand) or free.next_prep < tick_floor[t]:
             return
         seen = len(free.blocks)
-        rate = max(1.0, float(free.cum[-1]) / seen if seen >= 32 else avg)
+        rate = max(1.0, avg / 2, float(free.cum[-1]) / seen if seen >= 32 else avg)
         # the first count of pageblocks after which, at that rate, this loop would stop
-        k = np.arange(1, ((free.next_prep - z.start) >> PAGEBLOCK_ORDER) + 2)
+        most = int((int(demand[-1]) - supply) / rate * 1.25) + 8
+        k = np.arange(1, min((free.next_prep - z.start) >> PAGEBLOCK_ORDER, most) + 2)
         tk = np.searchsorted(demand, supply + rate * k, side="right")
         below = free.next_prep - k * PAGEBLOCK_NR_PAGES
         stop = (tk >= len(demand)) | (below < tick_floor[np.minimum(tk, len(demand) - 1)])

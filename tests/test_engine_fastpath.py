@@ -1323,3 +1323,17 @@ def check_random_scenario(data, profile: str) -> None:
         i += 1
     assert_same_end(sims["exact"], sims["fast"], "at the end")
     report()
+
+
+@pytest.mark.parametrize(("profile", "gib"), [("v6.18", 10), ("v4.8", 2)])
+def test_run_with_a_progress_callback_ends_like_run_without_one(profile: str, gib: int) -> None:
+    """run() steps 4096 ticks at a time for its progress callback and in far bigger steps
+    without one (so the fast path is cut less often); the end is the same."""
+    sc = bench_scenario(gib, profile)
+    watched, plain = Simulation(sc, seed=1), Simulation(sc, seed=1)
+    seen: list[int] = []
+    watched.run(progress=lambda s: seen.append(s.tick_count))
+    plain.run()
+    assert len(seen) >= 2 and seen[0] >= 4096, seen
+    assert plain.tick_count == watched.tick_count == seen[-1]
+    assert_same_end(watched, plain, f"{profile} {gib} GiB, progress vs none")
