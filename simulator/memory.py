@@ -629,15 +629,22 @@ class Memory:
         m = len(pfns)
         # the max-order blocks holding frees, and each one's rank among them
         row_of = pfns >> (MAX_ORDER - 1)
-        hit = np.zeros((self.npages >> (MAX_ORDER - 1)) + 1, dtype=np.bool_)
-        hit[row_of] = True
-        rows = np.flatnonzero(hit)
+        r0 = int(row_of.min())
+        hit = np.zeros(int(row_of.max()) - r0 + 1, dtype=np.bool_)
+        hit[row_of - r0] = True
+        rows = np.flatnonzero(hit) + r0
         size = 1 << (MAX_ORDER - 1)
         base = (rows << (MAX_ORDER - 1)).astype(np.intp)
         nfull = self.npages >> (MAX_ORDER - 1)
+        # a run of rows with no gap (a compaction frees pages all along its way): rows
+        # and offsets are plain pfns less the first row's
+        base0 = int(base[0]) if len(rows) == len(hit) else -1
         if rows[-1] < nfull and base[0] >= z.start and base[-1] + size <= z.end:
             # whole max-order blocks of this zone: rows of the page arrays, copied as such
-            flags = self.flags[: nfull * size].reshape(nfull, size)[rows].ravel()
+            if base0 >= 0:
+                flags = self.flags[base0 : base0 + len(rows) * size]
+            else:
+                flags = self.flags[: nfull * size].reshape(nfull, size)[rows].ravel()
             outside = None
         else:
             pages = (base[:, None] + np.arange(size, dtype=np.intp)).ravel()
@@ -646,6 +653,8 @@ class Memory:
             flags[outside] = 0  # another zone's blocks, or past the end of memory
 
         def pfn_at(local: np.ndarray) -> np.ndarray:
+            if base0 >= 0:
+                return local + base0
             return base[local >> (MAX_ORDER - 1)] + (local & (size - 1))
 
         heads_local = np.flatnonzero((flags & F_BUDDY) != 0)
@@ -682,9 +691,12 @@ class Memory:
         if outside is not None:
             tm[outside] = inf
         # where each freed page sits in the rows: its row's rank, then its offset
-        at_row = np.zeros(len(hit), dtype=np.intp)
-        at_row[rows] = np.arange(0, len(rows) * size, size, dtype=np.intp)
-        pos = at_row[row_of] | (pfns & (size - 1))
+        if base0 >= 0:
+            pos = pfns - base0
+        else:
+            at_row = np.zeros(len(hit), dtype=np.intp)
+            at_row[rows - r0] = np.arange(0, len(rows) * size, size, dtype=np.intp)
+            pos = at_row[row_of - r0] | (pfns & (size - 1))
         tm[pos] = np.arange(1, m + 1, dtype=np.int32)
         # when each block of each order became wholly free, orders one after another
         levels = [tm]
