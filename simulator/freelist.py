@@ -189,9 +189,9 @@ class FreeList:
                 (np.arange(self.tail_start, len(tail), dtype=np.uint32) << 1) | 1,
             )
         )
-        live = pfns[
-            ((flags[pfns] & F_BUDDY) != 0) & (aux[pfns] == self.code) & (token[pfns] == slots)
-        ]
+        # the slot check first: it rules out most dead entries, so the other two gather less
+        cand = pfns[token[pfns] == slots]
+        live = cand[((flags[cand] & F_BUDDY) != 0) & (aux[cand] == self.code)]
         self.head = array("I")
         self.tail = array("I", live.astype(np.uint32).tobytes())
         self.tail_start = 0
