@@ -25,6 +25,7 @@ runs whenever the isolated free pages run out, exactly as isolate_freepages() wo
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -377,94 +378,57 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     plan = _migrate_plan(c, cc, p0, nblocks, finish_first)
     if plan is None:
         return 0
-    blocks, lru_pfns = plan
+    lru_pfns = plan.lru_pfns
 
     # 1. the free scanner: one run wherever a migrate tick runs out of isolated pages
     free = _FreeScanner(c, cc, z, len(lru_pfns))
     limit = z.nr_free_pages - z.wmark_min - (2 << RETYPE_ORDER)
-    runs, batch_run, supply, nb_ok = _plan_free(free, blocks, cc.nr_freepages, limit, max_ticks)
+    runs, batch_run, supply, nb_ok = _plan_free(free, plan, cc.nr_freepages, limit, max_ticks)
     if not nb_ok:
         return 0
     visits = _visits(free, runs)
 
-    # 2. the ticks in order: time, trace lines, and where the tick budget or a due
-    # timeline event ends the run
-    zone_line = f"node=0 zone={z.name:<8s} order=-1 ret={status_name(COMPACT_CONTINUE, k.profile)}"
-    mode = MODE_NAMES[MIGRATE_SYNC]
-    reason = k.reason_name(MR_COMPACTION)
-    start_line = f"mode={mode} reason={reason}"
-    # trace texts as printf formats: formatted only if someone reads them (TraceLog)
-    migrated_fmt = (
-        "nr_succeeded=%d nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 "
-        f"nr_split=0 mode={mode} reason={reason}"
-    )
-    v_first, v_args, v_scanned = visits[0], visits[1], visits[2]
-    t = k.time_ns
-    ticks = 0
-    head = k._head()
-    lines: list[tuple[int, str, str, str, tuple | None]] = []
-    copy_t0: list[int] = []
-    done = 0  # pageblocks done
-    nbatches = 0  # migrate ticks done
-    migrate_scanned = isolated = 0
-    for _bstart, kind, batches in blocks[:nb_ok]:
-        bt, bticks, nlines, bb = t, ticks, len(lines), nbatches
-        b_scanned = b_isolated = 0
-        ok = True
-        for lo, hi, i0, i1 in batches:
-            m = i1 - i0
-            bt += COST_TICK
-            bticks += 1
-            if bticks > max_ticks or (deadline_ns is not None and bt >= deadline_ns):
-                ok = False
-                break
-            scanned = 2 * PAGEBLOCK_NR_PAGES if kind == 3 else hi - lo
-            lines.append((bt, head, "mm_compaction_finished", zone_line, None))
-            lines.append(
-                (bt, head, "mm_compaction_isolate_migratepages", _RANGE, (lo, hi, scanned, m))
-            )
-            bt += scanned * COST_SCAN
-            b_scanned += scanned
-            b_isolated += m
-            if not m:
-                continue
-            bt += COST_TICK
-            bticks += 1
-            if bticks > max_ticks or (deadline_ns is not None and bt >= deadline_ns):
-                ok = False
-                break
-            lines.append((bt, head, "mm_migrate_pages_start", start_line, None))
-            r = batch_run[bb]
-            if r >= 0:
-                for j in range(v_first[r], v_first[r + 1]):
-                    lines.append((bt, head, "mm_compaction_isolate_freepages", _RANGE, v_args[j]))
-                    bt += v_scanned[j] * COST_SCAN
-            copy_t0.append(bt)
-            bb += 1
-            bt += COST_COPY * m
-            lines.append((bt, head, "mm_migrate_pages", migrated_fmt, (m,)))
-            lines.append((bt, head, "mm_compaction_migratepages", _MIGRATED, (m,)))
-        if not ok:
-            del lines[nlines:], copy_t0[nbatches:]
-            break
-        t, ticks, nbatches = bt, bticks, bb
-        migrate_scanned += b_scanned
-        isolated += b_isolated
-        done += 1
+    # 2. the ticks in order, per batch (isolate tick): an isolate tick, and a migrate tick
+    # if it took pages, whose free-scanner run (if any) scans before the copies; the
+    # pageblocks before the first whose ticks run past the budget or a due timeline event
+    nb = int(np.searchsorted(plan.blk, nb_ok))
+    blk = plan.blk[:nb]
+    m = plan.i1[:nb] - plan.i0[:nb]
+    mig = m > 0
+    scanned = np.where(plan.kind[blk] == 3, 2 * PAGEBLOCK_NR_PAGES, plan.hi[:nb] - plan.lo[:nb])
+    run = np.full(nb, -1, dtype=np.int64)
+    run[mig] = batch_run
+    v_first = visits[0]
+    v_cum = np.concatenate(([0], np.cumsum(visits[3])))
+    run_scan = v_cum[v_first[1:]] - v_cum[v_first[:-1]]
+    rs = np.where(run >= 0, run_scan[np.maximum(run, 0)] if runs.n else 0, 0)
+    inc = COST_TICK + COST_SCAN * scanned + mig * (COST_TICK + COST_SCAN * rs + COST_COPY * m)
+    t_end = k.time_ns + np.cumsum(inc)
+    t_iso = t_end - inc + COST_TICK
+    t_mig = t_iso + COST_SCAN * scanned + COST_TICK
+    tk = np.cumsum(1 + mig)  # ticks done by the end of each batch
+    late = (tk - mig > max_ticks) | (mig & (tk > max_ticks))
+    if deadline_ns is not None:
+        late |= (t_iso >= deadline_ns) | (mig & (t_mig >= deadline_ns))
+    cut = np.flatnonzero(late)
+    done = int(blk[cut[0]]) if len(cut) else nb_ok  # pageblocks done
     if not done:
         return 0
+    nb = int(np.searchsorted(blk, done))
+    blk, m, mig, scanned, run, rs = blk[:nb], m[:nb], mig[:nb], scanned[:nb], run[:nb], rs[:nb]
+    t_iso, t_mig, t_end = t_iso[:nb], t_mig[:nb], t_end[:nb]
+    nbatches = int(mig.sum())  # migrate ticks done
+    copy_t0 = (t_mig + COST_SCAN * rs)[mig]
 
     # 3. apply what the accepted pageblocks did
-    nruns = max([r for r in batch_run[:nbatches] if r >= 0], default=-1) + 1
+    nruns = int(run.max()) + 1
     seg, sp = supply[nbatches - 1] if nbatches else (-1, 0)
-    nvisits = visits[0][nruns]
+    nvisits = int(v_first[nruns])
     if nruns:
         cc.free_pfn = int(runs.pos_after[nruns - 1])
-    free_taken = int(np.sum(visits[4][:nvisits])) if nvisits else 0
+    free_taken = int(np.sum(visits[4][:nvisits]))
     # each migrate tick's pages, highest pfn first (cc->migratepages is list_add()ed)
-    ends = np.array(
-        [i1 for _b, _k, bts in blocks[:done] for _l, _h, i0, i1 in bts if i1 > i0], dtype=np.int64
-    )
+    ends = plan.i1[:nb][mig]
     # (the ticks take the LRU pfns in order from index 0: tick k has [i0, i1) and puts
     # index i0 + i1 - 1 - p at position p)
     sizes = np.diff(ends, prepend=0)
@@ -475,36 +439,114 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     news = news[:n_old]
     _apply_free(c, cc, z, takes, visits, nvisits, seg, sp)
     _apply_migrations(c, olds, sizes, news, copy_t0)
-    last_migrated = cc.last_migrated_pfn
-    cached_migrate = 0
-    for bstart, kind, _batches in blocks[:done]:
-        bend = bstart + PAGEBLOCK_NR_PAGES
-        if kind in (0, 3):  # nothing isolated: the skip bit is set
-            mem.pb_skip[bstart >> PAGEBLOCK_ORDER] = True
-            cached_migrate = bend + PAGEBLOCK_NR_PAGES
-            cc.finish_pageblock = False
-        else:
-            last_migrated = max(z.start, bstart)
-            cc.finish_pageblock = kind >= 2
-            # the whole block scanned with finish_pageblock set; no skip bit, as the LRU
-            # lock taken on the way (skip_updated) rules that out
-            if kind >= 2:
-                cached_migrate = bend + PAGEBLOCK_NR_PAGES
-    if finish_first and done == 1:
-        cc.finish_pageblock = True
-    if cached_migrate:
+    _finish_blocks(cc, z, mem, plan, done, finish_first)
+    cc.migrate_pfn = p0 + done * PAGEBLOCK_NR_PAGES
+    cc.total_migrate_scanned += int(scanned.sum())
+    cc.total_free_scanned += int(np.sum(visits[3][:nvisits]))
+    k.count("compact_isolated", int(m.sum()) + free_taken)
+    k.count("pgmigrate_success", n_old)
+    k.time_ns = int(t_end[-1])
+    # the trace entries, built only if read (a long run pushes most out of the ring)
+    nlines = 2 * nb + 3 * nbatches + nvisits
+    lo, hi = plan.lo[:nb], plan.hi[:nb]
+    batches = (lo, hi, scanned, m, t_iso, t_mig, t_end, run)
+    k.trace_batch(nlines, partial(_lines, _texts(k, z), batches, visits, nvisits))
+    return int(tk[nb - 1])
+
+
+def _texts(k, z) -> tuple[str, str, str, str]:
+    """The trace head and the fixed texts of the ticks' entries, as they are now."""
+    zone_line = f"node=0 zone={z.name:<8s} order=-1 ret={status_name(COMPACT_CONTINUE, k.profile)}"
+    mode = MODE_NAMES[MIGRATE_SYNC]
+    reason = k.reason_name(MR_COMPACTION)
+    # trace texts as printf formats: formatted only if someone reads them (TraceLog)
+    migrated_fmt = (
+        "nr_succeeded=%d nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 "
+        f"nr_split=0 mode={mode} reason={reason}"
+    )
+    return k._head(), zone_line, f"mode={mode} reason={reason}", migrated_fmt
+
+
+def _lines(texts, batches, visits, nvisits: int) -> list[tuple]:
+    """The trace entries of the batches, in order: per batch mm_compaction_finished and
+    mm_compaction_isolate_migratepages, and if it took pages mm_migrate_pages_start, its
+    free-scanner run's mm_compaction_isolate_freepages, mm_migrate_pages and
+    mm_compaction_migratepages."""
+    head, zone_line, start_line, migrated_fmt = texts
+    lo, hi, scanned, m, t_iso, t_mig, t_end, run = (x.tolist() for x in batches)
+    v_first = visits[0].tolist()
+    v_args = list(
+        zip(
+            *(x[:nvisits].tolist() for x in (visits[1], visits[2], visits[3], visits[4])),
+            strict=True,
+        )
+    )
+    v_scanned = visits[3][:nvisits].tolist()
+    out: list[tuple] = []
+    add = out.append
+    for b, r in enumerate(run):
+        t = t_iso[b]
+        add((t, head, "mm_compaction_finished", zone_line, None))
+        add(
+            (
+                t,
+                head,
+                "mm_compaction_isolate_migratepages",
+                _RANGE,
+                (lo[b], hi[b], scanned[b], m[b]),
+            )
+        )
+        if not m[b]:
+            continue
+        t = t_mig[b]
+        add((t, head, "mm_migrate_pages_start", start_line, None))
+        if r >= 0:
+            for j in range(v_first[r], v_first[r + 1]):
+                add((t, head, "mm_compaction_isolate_freepages", _RANGE, v_args[j]))
+                t += v_scanned[j] * COST_SCAN
+        t = t_end[b]
+        add((t, head, "mm_migrate_pages", migrated_fmt, (m[b],)))
+        add((t, head, "mm_compaction_migratepages", _MIGRATED, (m[b],)))
+    return out
+
+
+def _finish_blocks(cc: CompactControl, z, mem, plan: _Plan, done: int, finish_first: bool):
+    """Skip bits, cached migrate pfn, last_migrated_pfn and finish_pageblock as the first
+    `done` pageblocks left them."""
+    kind, bstart = plan.kind[:done], plan.bstart[:done]
+    empty = (kind == 0) | (kind == 3)  # nothing isolated: the skip bit is set
+    mem.pb_skip[bstart[empty] >> PAGEBLOCK_ORDER] = True
+    took = np.flatnonzero(~empty)
+    if len(took):
+        cc.last_migrated_pfn = max(z.start, int(bstart[took[-1]]))
+    # the whole block scanned (with finish_pageblock set, or nothing to isolate): no skip
+    # bit for those that took pages, as the LRU lock taken on the way (skip_updated) rules
+    # that out, but the cached migrate pfn moves past them
+    whole = np.flatnonzero(kind != 1)
+    if len(whole):
+        cached_migrate = int(bstart[whole[-1]]) + 2 * PAGEBLOCK_NR_PAGES
         cached = z.compact_cached_migrate_pfn
         cached[0] = max(cached[0], cached_migrate)
         cached[1] = max(cached[1], cached_migrate)
-    cc.migrate_pfn = p0 + done * PAGEBLOCK_NR_PAGES
-    cc.last_migrated_pfn = last_migrated
-    cc.total_migrate_scanned += migrate_scanned
-    cc.total_free_scanned += int(np.sum(visits[2][:nvisits])) if nvisits else 0
-    k.count("compact_isolated", isolated + free_taken)
-    k.count("pgmigrate_success", n_old)
-    k.time_ns = t
-    k.trace_many(lines)
-    return ticks
+    last = int(kind[-1])
+    cc.finish_pageblock = (last == 2 or last == 4) or (finish_first and done == 1)
+
+
+class _Plan(NamedTuple):
+    """The migrate scanner's pageblocks from p0: per pageblock its start and kind, 0 (no
+    LRU page), 1 (one batch), 2 (a capped batch, then the rest), 3 (no LRU page, a free
+    block of max order at its start) or 4 (the first block when finish_first: every LRU
+    page in one uncapped batch); per batch (isolate tick), in order, its pageblock, scan
+    start and end, and first and end index in the LRU pfns; and the LRU pfns."""
+
+    bstart: np.ndarray
+    kind: np.ndarray
+    blk: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    i0: np.ndarray
+    i1: np.ndarray
+    lru_pfns: np.ndarray
 
 
 class _Runs(NamedTuple):
@@ -519,7 +561,7 @@ class _Runs(NamedTuple):
     pos_after: np.ndarray  # where the free scanner resumes after each run
 
 
-def _plan_free(free: _FreeScanner, blocks: list, avail: int, limit: int, max_ticks: int):
+def _plan_free(free: _FreeScanner, plan: _Plan, avail: int, limit: int, max_ticks: int):
     """Where the free scanner runs while the migrate scanner does `blocks`: a migrate tick
     runs it when the pages isolated so far (`avail` at the start, then what each run took)
     do not cover the pages migrated so far, and a run takes heads in scan order until they
@@ -531,24 +573,17 @@ def _plan_free(free: _FreeScanner, blocks: list, avail: int, limit: int, max_tic
 
     Returns the runs (_Runs), per migrate tick the run it made (or -1) and (run supplying
     last, pages handed out of that supply), and the pageblocks done."""
-    tick_blk: list[int] = []
-    tick_m: list[int] = []
-    bticks: list[int] = []
-    for b, (_bstart, _kind, batches) in enumerate(blocks):
-        t = 0
-        for _lo, _hi, i0, i1 in batches:
-            if i1 > i0:
-                tick_blk.append(b)
-                tick_m.append(i1 - i0)
-                t += 2
-            else:
-                t += 1
-        bticks.append(t)
-    floors = np.array([b[0] for b in blocks], dtype=np.int64) + PAGEBLOCK_NR_PAGES + MARGIN
+    m = plan.i1 - plan.i0
+    mig = m > 0
+    nblocks = len(plan.bstart)
+    bticks = np.bincount(plan.blk, minlength=nblocks) + np.bincount(
+        plan.blk[mig], minlength=nblocks
+    )
+    floors = plan.bstart + PAGEBLOCK_NR_PAGES + MARGIN
     nb_lim = int(np.searchsorted(np.cumsum(bticks), max_ticks, side="right"))
-    blk_of = np.array(tick_blk, dtype=np.int64)
-    demand = np.cumsum(np.array(tick_m, dtype=np.int64))  # pages migrated up to each tick
-    n_ticks = len(tick_m)
+    blk_of = plan.blk[mig]  # the pageblock of each migrate tick
+    demand = np.cumsum(m[mig])  # pages migrated up to each migrate tick
+    n_ticks = len(demand)
     tick_floor = floors[blk_of]
     plain: list[np.ndarray] = []  # per stretch: its plain runs as rows (see _Runs)
     plain_id: list[np.ndarray] = []
@@ -712,11 +747,8 @@ def _prepare_to_meet(
 
 
 def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int, finish_first: bool):
-    """The migrate scanner's pageblocks from p0: [(pageblock start, kind, batches)], with
-    kind 0 (no LRU page), 1 (one batch), 2 (a capped batch, then the rest), 3 (no LRU page,
-    a free block of max order at its start), 4 (the first block when finish_first: every
-    LRU page in one uncapped batch) and each batch (scan start, scan end, first and end
-    index in the LRU pfns); and the LRU pfns. None if not even one fits."""
+    """The migrate scanner's pageblocks from p0 and their batches (_Plan), up to the first
+    that holds a page the model does not take; None if not even one fits."""
     mem = c.mem
     end = p0 + nblocks * PAGEBLOCK_NR_PAGES
     kinds = mem.kind[p0:end]
@@ -731,38 +763,44 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int, finis
         lru = lru[: end - p0]
     counts = lru.reshape(nblocks, PAGEBLOCK_NR_PAGES).sum(axis=1)
     lru_pfns = np.flatnonzero(lru) + p0
-    starts = np.concatenate(([0], np.cumsum(counts))).tolist()
-    counts = counts.tolist()
-    # the capped first isolation of a block stops one past its 32nd LRU page
-    nth = [0] * nblocks
-    if len(lru_pfns):
-        at = np.minimum(np.array(starts[:-1]) + COMPACT_CLUSTER_MAX - 1, len(lru_pfns) - 1)
-        nth = lru_pfns[at].tolist()
-    # a free block of max order at a block start is skipped whole: 1024 pages scanned
+    starts = np.cumsum(counts) - counts
     bstarts = np.arange(p0, end, PAGEBLOCK_NR_PAGES)
+    bends = bstarts + PAGEBLOCK_NR_PAGES
+    # a free block of max order at a block start is skipped whole: 1024 pages scanned
     big = ((mem.flags[bstarts] & F_BUDDY) != 0) & ((mem.aux[bstarts] & 0xF) == MAX_ORDER - 1)
-    big = big.tolist()
-    out = []
-    for b, bstart in enumerate(bstarts.tolist()):
-        bend = bstart + PAGEBLOCK_NR_PAGES
-        n, i0, i1 = counts[b], starts[b], starts[b + 1]
-        if n and finish_first and not b:
-            out.append((bstart, 4, ((bstart, bend, i0, i1),)))
-        elif n > COMPACT_CLUSTER_MAX or (n == COMPACT_CLUSTER_MAX and nth[b] != bend - 1):
-            cut = nth[b] + 1
-            mid = i0 + COMPACT_CLUSTER_MAX
-            out.append((bstart, 2, ((bstart, cut, i0, mid), (cut, bend, mid, i1))))
-        elif n:
-            out.append((bstart, 1, ((bstart, bend, i0, i1),)))
-        else:
-            out.append((bstart, 3 if big[b] else 0, ((bstart, bend, i0, i0),)))
-    return out, lru_pfns
+    kind = np.where(counts > 0, 1, np.where(big, 3, 0))
+    # the capped first isolation of a block stops one past its 32nd LRU page
+    nth = np.zeros(nblocks, dtype=np.int64)
+    if len(lru_pfns):
+        nth = lru_pfns[np.minimum(starts + COMPACT_CLUSTER_MAX - 1, len(lru_pfns) - 1)]
+    kind[
+        (counts > COMPACT_CLUSTER_MAX) | ((counts == COMPACT_CLUSTER_MAX) & (nth != bends - 1))
+    ] = 2
+    if finish_first and counts[0]:
+        kind[0] = 4
+    # the batches: two for kind 2 (up to the cut, then the rest), else one
+    two = kind == 2
+    blk = np.repeat(np.arange(nblocks), 1 + two)
+    second = np.zeros(len(blk), dtype=np.bool_)
+    second[np.cumsum(1 + two)[two] - 1] = True
+    capped = two[blk] & ~second
+    cut, mid = nth + 1, starts + COMPACT_CLUSTER_MAX
+    return _Plan(
+        bstarts,
+        kind,
+        blk,
+        np.where(second, cut[blk], bstarts[blk]),
+        np.where(capped, cut[blk], bends[blk]),
+        np.where(second, mid[blk], starts[blk]),
+        np.where(capped, mid[blk], (starts + counts)[blk]),
+        lru_pfns,
+    )
 
 
 def _visits(free: _FreeScanner, runs: _Runs):
-    """The pageblocks each free-scanner run visited, in order: (first visit of each run,
-    then one past the last; per visit (start, stop, nr_scanned, nr_taken) as trace
-    arguments, nr_scanned, pageblock start, nr_taken, finished)."""
+    """The pageblocks each free-scanner run visited, in order, as arrays: the first visit
+    of each run (then one past the last), and per visit its start, stop, nr_scanned,
+    nr_taken, pageblock start and whether it finished the pageblock."""
     parts = []
     if len(runs.plain):
         rep, *visit = _simple_visits(free, runs.plain)
@@ -779,10 +817,9 @@ def _visits(free: _FreeScanner, runs: _Runs):
         )
     else:
         rid = start = stop = vb = got = scanned = np.zeros(0, dtype=np.int64)
-    first = np.searchsorted(rid, np.arange(runs.n + 1)).tolist()
-    args = list(zip(start.tolist(), stop.tolist(), scanned.tolist(), got.tolist(), strict=True))
+    first = np.searchsorted(rid, np.arange(runs.n + 1))
     finished = stop == np.minimum(vb + PAGEBLOCK_NR_PAGES, free.z.end)
-    return first, args, scanned.tolist(), vb, got, finished
+    return first, start, stop, scanned, got, vb, finished
 
 
 def _simple_visits(free: _FreeScanner, f: np.ndarray):
@@ -852,7 +889,7 @@ def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg
     heads, orders, run, pages = takes
     take_free_blocks(c, z, heads, pages)
     if nvisits:
-        done = visits[3][:nvisits][visits[5][:nvisits]]
+        done = visits[5][:nvisits][visits[6][:nvisits]]
         if len(done):
             mem.pb_skip[done >> PAGEBLOCK_ORDER] = True
             low = int(done.min()) - PAGEBLOCK_NR_PAGES
