@@ -872,14 +872,24 @@ def _free_takes(cc: CompactControl, free: _FreeScanner, runs: _Runs, nruns: int)
         return empty, empty, empty, empty
     idx, run = _taken(runs, nruns)
     heads, orders = free.pfn_np[idx], free.order_np[idx]
-    # stable: isolation order within a list; a key of 16 bits sorts by radix, ~8x faster
-    key = (run << 4) | orders
-    by_run_order = np.argsort(key.astype(np.uint16 if nruns < 4096 else np.int64), kind="stable")
+    by_run_order = _stable_order((run << 4) | orders, nruns < 4096)
     sizes = np.left_shift(1, orders[by_run_order])
     # page i of block b is heads[b] + i - (pages before b): one repeat, then a running index
     pages = np.repeat(heads[by_run_order] - (np.cumsum(sizes) - sizes), sizes)
     pages += np.arange(len(pages))
     return heads, orders, run, pages
+
+
+def _stable_order(key: np.ndarray, small: bool) -> np.ndarray:
+    """np.argsort(key, kind="stable"); `small`: every key below 2**16. Then, for fewer than
+    2**16 keys, key and index packed in 32 bits sort by value (a SIMD sort, ~3x faster than
+    numpy's radix argsort)."""
+    n = len(key)
+    if not small or n >= 1 << 16:
+        return np.argsort(key, kind="stable")
+    v = (key.astype(np.uint32) << 16) | np.arange(n, dtype=np.uint32)
+    v.sort()
+    return (v & 0xFFFF).astype(np.intp)
 
 
 def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg, sp):

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from simulator import PRESETS, Scenario, ScenarioError, Simulation
 from simulator.bench import bench_scenario
+from simulator.fastpath import _stable_order
 from simulator.freelist import FreeList
 from simulator.kernel import COST_TICK
 from simulator.procfs import REPORTS
@@ -1337,3 +1338,12 @@ def test_run_with_a_progress_callback_ends_like_run_without_one(profile: str, gi
     assert len(seen) >= 2 and seen[0] >= 4096, seen
     assert plain.tick_count == watched.tick_count == seen[-1]
     assert_same_end(watched, plain, f"{profile} {gib} GiB, progress vs none")
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 40_000, (1 << 16) - 1, 1 << 16, 70_000])
+@pytest.mark.parametrize("top", [2, 16, 1 << 16])
+def test_packed_stable_order_is_a_stable_argsort(n: int, top: int) -> None:
+    """The hand-out order's sort packs key and index into 32 bits when both fit; it must
+    order ties by index exactly as a stable argsort does, and fall back past 2**16."""
+    key = np.random.default_rng(n + top).integers(0, top, n)
+    assert (_stable_order(key, top <= 1 << 16) == np.argsort(key, kind="stable")).all()
