@@ -443,27 +443,37 @@ class Memory:
             return
         idx = np.asarray(pfns, dtype=np.intp)
         blocks = idx >> PAGEBLOCK_ORDER
-        zi = self.zone_of_block[blocks]
-        z = self.zones[int(zi[0])]
+        # zones are ranges of pfns: all in one zone if the lowest and highest are
+        z = self.zones[int(self.zone_of_block[blocks.min()])]
         mts = self.pb_mt[blocks]
-        if not z.pcp_enabled or (zi != zi[0]).any() or (mts >= MIGRATE_PCPTYPES).any():
+        if (
+            not z.pcp_enabled
+            or z.start > int(idx.min())
+            or int(idx.max()) >= z.end
+            or (mts >= MIGRATE_PCPTYPES).any()
+        ):
             for p in pfns:
                 self.free_pages(int(p), 0)
             return
-        self.kind[idx] = K_PCP
+        old = [p for q in z.pcp_lists for p in q]
+        out, out_mt = self._pcp_add_bulk(z, idx, mts)
+        # pages drained (old ones or these) are free, those left on the lists pcp pages
+        self.kind[old] = K_FREE
+        self.kind[idx] = K_FREE
+        self.kind[[p for q in z.pcp_lists for p in q]] = K_PCP
         self.flags[idx] = 0
         self.aux[idx] = 0
         self.token[idx] = 0
         if self.changed is not None:
             self.changed.update(idx.tolist())
-        out, out_mt = self._pcp_add_bulk(z, idx, mts)
         if len(out):
-            self._owe(z, out, out_mt)
+            self._owe(z, out, out_mt, kinds_set=True)
 
-    def _owe(self, z: Zone, out: np.ndarray, out_mt: np.ndarray) -> None:
+    def _owe(self, z: Zone, out: np.ndarray, out_mt: np.ndarray, kinds_set: bool = False) -> None:
         """Hand pages drained from the pcp lists to the buddy allocator: now, or as owed
-        merges while defer_frees is set."""
-        self.kind[out] = K_FREE
+        merges while defer_frees is set. kinds_set: the caller made them K_FREE already."""
+        if not kinds_set:
+            self.kind[out] = K_FREE
         if self.changed is not None:
             self.changed.update(out.tolist())  # drained pcp pages show as free now
         z.nr_free_pages += len(out)
@@ -685,9 +695,14 @@ class Memory:
         # of free_one_page() sets its block K_FREE before the settle() there)
         tm = np.full(len(flags), inf, dtype=np.int32)
         if len(head_pfn):
-            lens = 1 << horder
-            starts = np.repeat(heads_local - np.cumsum(lens) + lens, lens)
-            tm[starts + np.arange(len(starts))] = 0
+            # (mostly single pages: those directly, the bigger blocks page by page)
+            one = horder == 0
+            tm[heads_local[one]] = 0
+            big = np.flatnonzero(~one)
+            if len(big):
+                lens = 1 << horder[big]
+                starts = np.repeat(heads_local[big] - np.cumsum(lens) + lens, lens)
+                tm[starts + np.arange(len(starts))] = 0
         if outside is not None:
             tm[outside] = inf
         # where each freed page sits in the rows: its row's rank, then its offset
