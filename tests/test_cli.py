@@ -1,6 +1,7 @@
 """The engine's command line: python -m simulator."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -63,10 +64,17 @@ def test_module_entry_point_works_as_documented():
 
 def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
     """`python -m simulator run ... | head -1`: no traceback when the pipe closes."""
+    # a trace of ~170 KB: more than the pipe holds (64 KB), so the writer is still
+    # writing when the reader goes away, however fast it runs. Run as from a shell: with
+    # PYTHONUNBUFFERED (as under this test runner) a write cut short by the reader going
+    # away would drop the rest silently instead of failing
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "run", "lru_only", "--report", "trace"],
+        [sys.executable, "-m", "simulator", "run", "direct_compaction", "--report", "trace"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        bufsize=0,  # the reader takes the first line only, not a buffer's worth
+        env=env,
     )
     first = proc.stdout.readline()
     proc.stdout.close()  # the reader goes away with most of the trace unread
