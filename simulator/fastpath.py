@@ -136,13 +136,12 @@ class _FreeScanner:
         self.lowest = self.next_prep  # lowest pageblock start an episode visited
         self.taken = 0
         self.demand = demand  # pages the migrate side may want
-        # the heads of suitable blocks in scan order: pfn, order, the pages before each
-        # index, and each one's index in self.blocks
+        # the heads of suitable blocks in scan order: pfn, order, and the pages before
+        # each index (block_of() gives each one's index in self.blocks)
         self.pfn_np = np.zeros(0, dtype=np.int64)
         self.order_np = np.zeros(0, dtype=np.int64)
         self.cum = np.zeros(1, dtype=np.int64)
         self.big = np.zeros(0, dtype=np.int64)  # indexes of the heads of RETYPE_ORDER or more
-        self.hblk = np.zeros(0, dtype=np.int64)
         self.g = 0  # next head in scan order not taken or passed
         # suitable blocks without free blocks, and blocks the fast path cannot model,
         # before each block index
@@ -201,20 +200,21 @@ class _FreeScanner:
         # per-pfn loop) and isolated free blocks
         bad_pages = mem.kind[bottom:end] == K_COMPOUND_HEAD
         bad_blk = np.zeros(nb, dtype=np.bool_)
-        bad_blk[nb - 1 - (np.flatnonzero(bad_pages) >> PAGEBLOCK_ORDER)] = True
+        if bad_pages.any():
+            bad_blk[nb - 1 - (np.flatnonzero(bad_pages) >> PAGEBLOCK_ORDER)] = True
         bad_blk[blk[(codes >> 4) == MIGRATE_ISOLATE]] = True
         bad = suitable & bad_blk
-        per_blk = np.bincount(blk, minlength=nb)
-        lo = np.cumsum(per_blk) - per_blk  # each block's first head
+        # each block's first and end head (the heads come out block by block)
+        lo = np.searchsorted(blk, np.arange(nb + 1))
+        per_blk = np.diff(lo)
         lo += len(self.pfn_np)
-        hi = lo + per_blk
+        lo, hi = lo[:-1], lo[1:]
         self.big = np.concatenate(
             (self.big, np.flatnonzero(orders >= RETYPE_ORDER) + len(self.pfn_np))
         )
         self.pfn_np = np.concatenate((self.pfn_np, heads))
         self.order_np = np.concatenate((self.order_np, orders))
         self.cum = np.concatenate((self.cum, self.cum[-1] + np.cumsum(np.left_shift(1, orders))))
-        self.hblk = np.concatenate((self.hblk, blk + len(self.blocks)))
         self.cols = [
             np.concatenate((col, new))
             for col, new in zip(self.cols, (bstarts, bends, suitable, lo, hi), strict=True)
@@ -234,6 +234,10 @@ class _FreeScanner:
                 strict=True,
             )
         )
+
+    def block_of(self, heads: np.ndarray) -> np.ndarray:
+        """The index in self.blocks of the block of each head (an index in scan order)."""
+        return np.searchsorted(self.cols[3], heads, side="right") - 1
 
     def any_big(self, i0: int, i1: int) -> bool:
         """Whether a head from index i0 up to i1 has RETYPE_ORDER or more."""
@@ -619,7 +623,7 @@ def _plan_free(free: _FreeScanner, plan: _Plan, avail: int, limit: int, max_tick
             short = g1 > nheads  # more than the heads prepared down to where it may go
             g1c = np.minimum(g1, nheads)
             last = g1c - 1
-            be = free.hblk[last]
+            be = free.block_of(last)
             stop = free.pfn_np[last] + np.left_shift(1, free.order_np[last])
             fin = stop == bend_f[be]
             # where each run starts: where the one before it stopped

@@ -380,7 +380,7 @@ def _check_runs(free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limi
         g0 = np.array(run_g, dtype=np.int64)
         g1 = np.array(run_g1, dtype=np.int64)
         last = g1 - 1
-        be = free.hblk[last]
+        be = free.block_of(last)
         stop = free.pfn_np[last] + np.left_shift(1, free.order_np[last])
         bstart, bend = free.cols[0], free.cols[1]
         finished = stop == bend[be]
