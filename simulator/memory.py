@@ -264,9 +264,16 @@ class Memory:
     def unlist_heads(self, z: Zone, codes: np.ndarray) -> None:
         """The lazy list removals of free heads whose PageBuddy the caller has cleared,
         given their aux codes (order | migratetype << 4): counted per list at once."""
-        per_list = np.bincount(codes, minlength=256)
-        for code in np.flatnonzero(per_list).tolist():
-            z.free_area[code & 0xF][code >> 4].removed_n(int(per_list[code]))
+        seen = np.zeros(256, dtype=np.bool_)
+        seen[codes] = True
+        lists = np.flatnonzero(seen).tolist()
+        if len(lists) > 8:
+            per_list = np.bincount(codes, minlength=256)
+            counts = [int(per_list[code]) for code in lists]
+        else:  # (usually a few lists: a count per list beats numpy's bincount)
+            counts = [int(np.count_nonzero(codes == code)) for code in lists]
+        for code, n in zip(lists, counts, strict=True):
+            z.free_area[code & 0xF][code >> 4].removed_n(n)
 
     def free_list(self, z: Zone, order: int, mt: int) -> list[int]:
         if self.pending:
