@@ -64,7 +64,7 @@ class FreeList:
         the tokens (the slot: index << 1, | 1 on the tail stack)."""
         stack = self.tail if to_tail else self.head
         first = len(stack)
-        stack.frombytes(pfns.tobytes())
+        stack.frombytes(np.ascontiguousarray(pfns, dtype=np.uint32).view(np.uint8))
         self.count += len(pfns)
         return first
 
@@ -193,7 +193,8 @@ class FreeList:
         cand = pfns[token[pfns] == slots]
         live = cand[((flags[cand] & F_BUDDY) != 0) & (aux[cand] == self.code)]
         self.head = array("I")
-        self.tail = array("I", live.astype(np.uint32).tobytes())
+        self.tail = array("I")
+        self.tail.frombytes(live.astype(np.uint32).view(np.uint8))
         self.tail_start = 0
         token[live] = (np.arange(len(live), dtype=np.uint32) << 1) | 1
 

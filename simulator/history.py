@@ -50,10 +50,11 @@ class History:
 
     def extend(self, times, pfns, code: int, args) -> None:
         """add() for each (time, pfn, arg) of equal-length sequences or numpy arrays."""
-        self.t.frombytes(np.asarray(times, dtype=np.int64).tobytes())
-        self.pfn.frombytes(np.asarray(pfns, dtype=np.uint32).tobytes())
+        # (as byte views of contiguous arrays: no intermediate bytes object)
+        self.t.frombytes(np.ascontiguousarray(times, dtype=np.int64).view(np.uint8))
+        self.pfn.frombytes(np.ascontiguousarray(pfns, dtype=np.uint32).view(np.uint8))
         self.code.frombytes(bytes([code]) * len(pfns))
-        self.arg.frombytes(np.asarray(args, dtype=np.int64).tobytes())
+        self.arg.frombytes(np.ascontiguousarray(args, dtype=np.int64).view(np.uint8))
         if len(self.t) > self.keep:
             half = self.keep // 2
             for col in (self.t, self.pfn, self.code, self.arg):
