@@ -698,9 +698,17 @@ class Memory:
                 self.free_one_page(p, 0, mt)
             return
         inf = np.int32(m + 1)
+        # when each block of each order became wholly free, order after order in one array
+        # (order 0 first: tm; then max-order's parent, never free); offs: where each starts
+        sizes = [len(flags) >> o for o in range(MAX_ORDER)] + [2]
+        offs = np.cumsum([0, *sizes])
+        when_free = np.empty(int(offs[-1]), dtype=np.int32)
+        levels = [when_free[offs[o] : offs[o + 1]] for o in range(MAX_ORDER + 1)]
+        tm = levels[0]
+        tm.fill(inf)
+        levels[MAX_ORDER].fill(inf)
         # free from the start: the pages of buddy blocks (not every K_FREE page: a caller
         # of free_one_page() sets its block K_FREE before the settle() there)
-        tm = np.full(len(flags), inf, dtype=np.int32)
         if len(head_pfn):
             # (mostly single pages: those directly, the bigger blocks page by page)
             one = horder == 0
@@ -720,16 +728,10 @@ class Memory:
             at_row[rows - r0] = np.arange(0, len(rows) * size, size, dtype=np.intp)
             pos = at_row[row_of - r0] | (pfns & (size - 1))
         tm[pos] = np.arange(1, m + 1, dtype=np.int32)
-        # when each block of each order became wholly free, orders one after another
-        levels = [tm]
-        for _ in range(MAX_ORDER - 1):
-            t = levels[-1]
-            levels.append(np.maximum(t[0::2], t[1::2]))
-        levels.append(np.array([inf, inf], dtype=np.int32))  # the parent of max order
-        when_free = np.concatenate(levels)
+        for o in range(1, MAX_ORDER):
+            np.maximum(levels[o - 1][0::2], levels[o - 1][1::2], out=levels[o])
         full = when_free < inf
-        # where each order starts in when_free; an entry's parent is offs[o + 1] + i // 2
-        offs = np.cumsum([0] + [len(t) for t in levels])
+        # (an entry's parent is offs[o + 1] + i // 2)
         # old blocks merged into something bigger leave their lists
         if len(head_pfn):
             # (a max-order block has no parent; it cannot be in a row with frees anyway)
@@ -742,12 +744,13 @@ class Memory:
         # the blocks on the lists at the end that were not there at the start: wholly free,
         # parent not, and not free from the start
         # (0 < t < inf as one unsigned compare: t - 1 < m)
-        final = [
-            ((levels[o] - 1).view(np.uint32) < m) & _repeat2(levels[o + 1] == inf)
-            for o in range(MAX_ORDER - 1)
-        ]
-        final.append((levels[MAX_ORDER - 1] - 1).view(np.uint32) < m)
-        new = np.flatnonzero(np.concatenate(final))
+        final = np.empty(int(offs[MAX_ORDER]), dtype=np.bool_)
+        for o in range(MAX_ORDER):
+            f = final[offs[o] : offs[o + 1]]
+            np.less((levels[o] - 1).view(np.uint32), m, out=f)
+            if o < MAX_ORDER - 1:
+                f &= _repeat2(levels[o + 1] == inf)
+        new = np.flatnonzero(final)
         o = np.searchsorted(offs, new, side="right") - 1
         i = new - offs[o]  # index among the blocks of its order
         when = when_free[new]
