@@ -162,8 +162,7 @@ class _FreeScanner:
             # enough pageblocks for what is still wanted at the rate seen so far
             chunk = 8
             if self.blocks:
-                rate = max(1.0, float(self.cum[-1]) / len(self.blocks))
-                chunk = int((self.demand - self.cum[-1]) / rate * 1.1) + 4
+                chunk = int((self.demand - self.cum[-1]) / self.rate() * 1.1) + 4
         chunk = max(8, min(FREE_CHUNK, chunk))
         bottom = max(z.start, top - chunk * PAGEBLOCK_NR_PAGES) & ~(PAGEBLOCK_NR_PAGES - 1)
         self.next_prep = bottom - PAGEBLOCK_NR_PAGES
@@ -234,6 +233,14 @@ class _FreeScanner:
                 strict=True,
             )
         )
+
+    def rate(self) -> float:
+        """Free pages per pageblock to expect below: as seen so far once 32 pageblocks
+        are, but at least half the zone's average (the top of a zone may hold none)."""
+        z = self.z
+        avg = z.nr_free_pages * PAGEBLOCK_NR_PAGES / max(z.end - z.start, 1)
+        seen = len(self.blocks)
+        return max(1.0, avg / 2, float(self.cum[-1]) / seen if seen >= 32 else avg)
 
     def block_of(self, heads: np.ndarray) -> np.ndarray:
         """The index in self.blocks of the block of each head (an index in scan order)."""
@@ -731,15 +738,12 @@ def _prepare_to_meet(
     g0), or until the next pageblock lies below the floor of the first tick they do not
     cover: a run of that tick, or of any later one, going there ends the stretch anyway."""
     z = free.z
-    # pages per pageblock: as seen so far, or the zone's average until enough is seen
-    avg = z.nr_free_pages * PAGEBLOCK_NR_PAGES / max(z.end - z.start, 1)
     while free.next_prep >= z.start:
         supply = have + int(free.cum[-1] - free.cum[g0])
         t = int(np.searchsorted(demand, supply, side="right"))
         if t >= len(demand) or free.next_prep < tick_floor[t]:
             return
-        seen = len(free.blocks)
-        rate = max(1.0, avg / 2, float(free.cum[-1]) / seen if seen >= 32 else avg)
+        rate = free.rate()
         # the first count of pageblocks after which, at that rate, this loop would stop
         most = int((int(demand[-1]) - supply) / rate * 1.25) + 8
         k = np.arange(1, min((free.next_prep - z.start) >> PAGEBLOCK_ORDER, most) + 2)
