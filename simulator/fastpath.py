@@ -236,11 +236,12 @@ class _FreeScanner:
 
     def rate(self) -> float:
         """Free pages per pageblock to expect below: as seen so far once 32 pageblocks
-        are, but at least half the zone's average (the top of a zone may hold none)."""
+        with some are, but at least half the zone's average (the top of a zone may hold
+        none)."""
         z = self.z
         avg = z.nr_free_pages * PAGEBLOCK_NR_PAGES / max(z.end - z.start, 1)
-        seen = len(self.blocks)
-        return max(1.0, avg / 2, float(self.cum[-1]) / seen if seen >= 32 else avg)
+        seen, pages = len(self.blocks), float(self.cum[-1])
+        return max(1.0, avg / 2, pages / seen if seen >= 32 and pages else avg)
 
     def block_of(self, heads: np.ndarray) -> np.ndarray:
         """The index in self.blocks of the block of each head (an index in scan order)."""
@@ -338,6 +339,8 @@ class _FreeScanner:
         """isolate_freepages_block() stepping `stride` pfns past anything that is not a
         free block head. Returns (indexes of the heads taken, stop pfn, nr_scanned, pages
         taken)."""
+        if lo == hi:  # no free block: every stride-th pfn up to the end is scanned
+            return [], end, max(0, -(-(end - pos) // stride)), 0
         at = {p: i for i, p in enumerate(self.pfn_np[lo:hi].tolist(), lo)}
         taken: list[int] = []
         scanned = got = 0
@@ -920,7 +923,8 @@ def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg
             q.clear()
         first = int(run.searchsorted(seg))
         last_heads, last_orders = heads[first:], orders[first:]
-        for o in np.unique(last_orders).tolist():
+        # (not np.unique: its first call imports numpy.ma, ~10 ms)
+        for o in np.flatnonzero(np.bincount(last_orders, minlength=MAX_ORDER)).tolist():
             fl[o].extend(last_heads[last_orders == o].tolist())
         cc.nr_freepages = int(np.left_shift(1, last_orders).sum())
     if sp:
