@@ -168,7 +168,17 @@ class TraceLog:
     def __getitem__(self, i: int) -> str:
         if not -self._len <= i < self._len:
             raise IndexError("trace line index out of range")
-        return next(islice(iter(self), i % self._len, None))
+        # find the part holding line i; format that line only (as the deque did)
+        i %= self._len
+        cut = self._cut
+        for p in self._parts:
+            n = p.n - cut if type(p) is _Batch else 1
+            if i < n:
+                e = p.entries()[cut + i] if type(p) is _Batch else p
+                return e if type(e) is str else _format_entry(e)
+            i -= n
+            cut = 0
+        raise AssertionError("trace ring length out of step with its parts")
 
     def __reduce__(self):
         return (type(self), (list(self), self.maxlen))

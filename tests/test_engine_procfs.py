@@ -186,3 +186,24 @@ def test_trace_ring_pickles_as_formatted_lines():
     copy = pickle.loads(pickle.dumps(ring))
     assert list(copy) == list(ring) == [ring[0], ring[1]]
     assert copy.maxlen == 2 and len(copy) == 2
+
+
+def test_trace_ring_index_reads_one_line_and_builds_only_its_batch():
+    built = []
+
+    def build(tag: int, n: int):
+        def entries():
+            built.append(tag)
+            return [_parts(tag * 10 + j) for j in range(n)]
+
+        return entries
+
+    ring = TraceLog(maxlen=6)
+    ring.add_batch(4, build(1, 4))  # two of its entries are pushed out below
+    ring.append(_parts(50))
+    ring.add_batch(3, build(2, 3))
+    assert [ring[i][-4:] for i in (0, 1)] == ["n=12", "n=13"]
+    assert built == [1]
+    assert ring[-1].endswith("n=22") and ring[2].endswith("n=50")
+    assert built == [1, 2]
+    assert [ring[i] for i in range(len(ring))] == list(ring)
