@@ -53,7 +53,6 @@ from .constants import (
     status_name,
 )
 from .fastpath import (
-    _BAD_KINDS,
     _MIGRATED,
     _RANGE,
     _SLOW,
@@ -63,6 +62,7 @@ from .fastpath import (
     TAIL_BLOCKS,
     _FreeScanner,
     _simple_visits,
+    bad_kinds,
     move_contents,
     take_free_blocks,
 )
@@ -414,7 +414,7 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     kinds = mem.kind[p0:end]
     flags = mem.flags[p0:end]
     lru = c._lru_isolatable(cc, kinds, flags)
-    bad = _BAD_KINDS[kinds] | ((flags & F_ISOLATED) != 0) | (lru & ((flags & _SLOW) != 0))
+    bad = bad_kinds(kinds) | ((flags & F_ISOLATED) != 0) | (lru & ((flags & _SLOW) != 0))
     first_bad = int(np.argmax(bad)) + p0 if bad.any() else end
     # pageblock_pfn_to_page(): a pageblock with a hole at either end is passed over whole,
     # in the same tick as the next one

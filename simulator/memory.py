@@ -264,15 +264,9 @@ class Memory:
     def unlist_heads(self, z: Zone, codes: np.ndarray) -> None:
         """The lazy list removals of free heads whose PageBuddy the caller has cleared,
         given their aux codes (order | migratetype << 4): counted per list at once."""
-        seen = np.zeros(256, dtype=np.bool_)
-        seen[codes] = True
-        lists = np.flatnonzero(seen).tolist()
-        if len(lists) > 8:
-            per_list = np.bincount(codes, minlength=256)
-            counts = [int(per_list[code]) for code in lists]
-        else:  # (usually a few lists: a count per list beats numpy's bincount)
-            counts = [int(np.count_nonzero(codes == code)) for code in lists]
-        for code, n in zip(lists, counts, strict=True):
+        per_list = np.bincount(codes)
+        lists = np.flatnonzero(per_list).tolist()
+        for code, n in zip(lists, per_list[lists].tolist(), strict=True):
             z.free_area[code & 0xF][code >> 4].removed_n(n)
 
     def free_list(self, z: Zone, order: int, mt: int) -> list[int]:
@@ -644,18 +638,37 @@ class Memory:
         merged).
         """
         m = len(pfns)
-        # the max-order blocks holding frees, and each one's rank among them
+        size = 1 << (MAX_ORDER - 1)
+        r0 = int(pfns.min()) >> (MAX_ORDER - 1)
+        r1 = int(pfns.max()) >> (MAX_ORDER - 1)
+        # The max-order blocks ("rows") to replay: those holding frees. A row without any
+        # changes nothing, so where the frees are dense (a compaction frees pages all along
+        # its way) every row from the first to the last will do, with plain pfns less the
+        # first row's as offsets: no pass to find the rows. Rows that would need the page
+        # loop are rarely among the spare ones; if they are, the rows are found after all.
+        if (r1 - r0 + 1) * size <= 4 * m:
+            if self._replay_rows(z, pfns, mts, np.arange(r0, r1 + 1), r0, r0 << (MAX_ORDER - 1)):
+                return
+        # each row holding frees, and each one's rank among them
         row_of = pfns >> (MAX_ORDER - 1)
-        r0 = int(row_of.min())
-        hit = np.zeros(int(row_of.max()) - r0 + 1, dtype=np.bool_)
+        hit = np.zeros(r1 - r0 + 1, dtype=np.bool_)
         hit[row_of - r0] = True
         rows = np.flatnonzero(hit) + r0
+        base0 = r0 << (MAX_ORDER - 1) if len(rows) == len(hit) else -1
+        if not self._replay_rows(z, pfns, mts, rows, r0, base0, hit, row_of):
+            # the caller already counted these pages in NR_FREE_PAGES
+            z.nr_free_pages -= m
+            for p, mt in zip(pfns.tolist(), mts.tolist(), strict=True):
+                self.free_one_page(p, 0, mt)
+
+    def _replay_rows(self, z, pfns, mts, rows, r0, base0, hit=None, row_of=None) -> bool:
+        """_replay_frees() over the given rows, or False (nothing done) if the kernel would
+        not merge freely there. base0: the first row's first pfn if the rows have no gap,
+        else -1 (then hit and row_of: the rows from r0 that hold frees, and each free's)."""
+        m = len(pfns)
         size = 1 << (MAX_ORDER - 1)
         base = (rows << (MAX_ORDER - 1)).astype(np.intp)
         nfull = self.npages >> (MAX_ORDER - 1)
-        # a run of rows with no gap (a compaction frees pages all along its way): rows
-        # and offsets are plain pfns less the first row's
-        base0 = int(base[0]) if len(rows) == len(hit) else -1
         if rows[-1] < nfull and base[0] >= z.start and base[-1] + size <= z.end:
             # whole max-order blocks of this zone: rows of the page arrays, copied as such
             if base0 >= 0:
@@ -692,11 +705,7 @@ class Memory:
                 ).any()
             )
         if fallback:
-            # the caller already counted these pages in NR_FREE_PAGES
-            z.nr_free_pages -= m
-            for p, mt in zip(pfns.tolist(), mts.tolist(), strict=True):
-                self.free_one_page(p, 0, mt)
-            return
+            return False
         inf = np.int32(m + 1)
         # when each block of each order became wholly free, order after order in one array
         # (order 0 first: tm; then max-order's parent, never free); offs: where each starts
@@ -796,6 +805,7 @@ class Memory:
             - np.asarray(firsts)[group]
         )
         self.token[hp] = (slot << 1) | (lists & 1)
+        return True
 
     # -- allocation (§3.3, §3.4) ------------------------------------------------
     def expand(self, z: Zone, pfn: int, low: int, high: int, mt: int) -> None:
