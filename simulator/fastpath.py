@@ -124,6 +124,39 @@ def _handout(lists) -> np.ndarray:
     return np.concatenate(parts)
 
 
+class _Column:
+    """An append-only int64 array. np.concatenate copies everything at each append; this
+    copies only when its spare room runs out, into a buffer a quarter bigger than needed."""
+
+    __slots__ = ("buf", "n")
+
+    def __init__(self, *first: int) -> None:
+        self.buf = np.array(first, dtype=np.int64)
+        self.n = len(first)
+
+    def _room(self, k: int) -> np.ndarray:
+        """The k slots after the filled part, growing the buffer if need be."""
+        n = self.n
+        if n + k > len(self.buf):
+            buf = np.empty(n + k + ((n + k) >> 2), dtype=np.int64)
+            buf[:n] = self.buf[:n]
+            self.buf = buf
+        self.n = n + k
+        return self.buf[n : n + k]
+
+    def extend(self, new: np.ndarray) -> np.ndarray:
+        """Append new; returns the filled part (a view)."""
+        self._room(len(new))[:] = new
+        return self.buf[: self.n]
+
+    def extend_cumsum(self, new: np.ndarray) -> np.ndarray:
+        """Append the running totals of new, continuing from the last value."""
+        last = self.buf[self.n - 1]
+        np.cumsum(new, out=self._room(len(new)))
+        self.buf[self.n - len(new) : self.n] += last
+        return self.buf[: self.n]
+
+
 class _FreeScanner:
     """isolate_freepages() runs ("episodes"), computed from the page arrays ahead of time.
 
@@ -146,9 +179,8 @@ class _FreeScanner:
         self.demand = demand  # pages the migrate side may want
         # the heads of suitable blocks in scan order: pfn, order, and the pages before
         # each index (block_of() gives each one's index in self.blocks)
-        self.pfn_np = np.zeros(0, dtype=np.int64)
-        self.order_np = np.zeros(0, dtype=np.int64)
-        self.cum = np.zeros(1, dtype=np.int64)
+        self._heads = (_Column(), _Column(), _Column(0))
+        self.pfn_np, self.order_np, self.cum = (c.buf for c in self._heads)
         self.big = np.zeros(0, dtype=np.int64)  # indexes of the heads of RETYPE_ORDER or more
         self.g = 0  # next head in scan order not taken or passed
         # suitable blocks without free blocks, and blocks the fast path cannot model,
@@ -219,9 +251,10 @@ class _FreeScanner:
         self.big = np.concatenate(
             (self.big, np.flatnonzero(orders >= RETYPE_ORDER) + len(self.pfn_np))
         )
-        self.pfn_np = np.concatenate((self.pfn_np, heads))
-        self.order_np = np.concatenate((self.order_np, orders))
-        self.cum = np.concatenate((self.cum, self.cum[-1] + np.cumsum(np.left_shift(1, orders))))
+        pfns, ords, cum = self._heads
+        self.pfn_np = pfns.extend(heads)
+        self.order_np = ords.extend(orders)
+        self.cum = cum.extend_cumsum(np.left_shift(1, orders))
         self.cols = [
             np.concatenate((col, new))
             for col, new in zip(self.cols, (bstarts, bends, suitable, lo, hi), strict=True)
