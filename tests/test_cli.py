@@ -83,3 +83,18 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
     assert first.startswith(b"pagemig ")
     assert "Traceback" not in err and "BrokenPipeError" not in err
     assert proc.returncode == 141
+
+
+def test_bench_prints_a_row_per_size_with_the_first_run_and_the_reference_ratio(capsys):
+    assert main(["bench", "--sizes", "0.0625", "--reference", "--no-memory"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.lstrip().startswith("0.0625Gi"))
+    assert row.split()[1] == "16384" and row.endswith("x")
+    assert "first run at this size (cold heap): " in out
+    assert "per-page reference: " in out and "x faster" in out
+
+
+def test_bench_rejects_a_size_out_of_range(capsys):
+    assert main(["bench", "--sizes", "128"]) == 2
+    err = capsys.readouterr().err
+    assert "--sizes" in err and "0.0625 to 64 GiB" in err and "128" in err
