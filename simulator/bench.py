@@ -3,6 +3,9 @@
 Every figure is measured in the same process run, and each ratio compares against a
 baseline measured on the same layout in that run. Times are CPU seconds of this process
 (time.process_time), so other load on the machine disturbs them less than wall time.
+Freed memory stays in the process (keep_freed_memory()), and up to 1 GiB a warm-up run at
+the same size comes first, so the figures are of a warm process; the first run at each
+size, cold, is printed too.
 """
 
 from __future__ import annotations
@@ -119,6 +122,23 @@ def _log_bytes(sim: Simulation) -> int:
     return len(h) * 21 + sum(len(line) + 49 for line in sim.k.trace_lines)
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory in the process rather than hand it back to the OS
+    (the default gives back the top of the heap above 128 KiB to 64 MiB, depending on
+    history). A compaction allocates and frees megabytes of numpy temporaries; memory
+    handed back must be faulted in again by the next run, a few us a page on a VM, so
+    timings would depend on what happened to be given back. Returns whether it applied
+    (not on other C libraries)."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
+
+
 def main(args) -> int:
     sizes = [float(s) for s in args.sizes.split(",") if s]
     for s in sizes:
@@ -128,6 +148,7 @@ def main(args) -> int:
                 file=sys.stderr,
             )
             return 2
+    kept = keep_freed_memory()
     print(f"pagemig engine {ENGINE_VERSION} bench, profile {args.profile}, numpy {np.__version__}")
     print("a fragmented zone (30% free, fragmentation 0.8) compacted once through compact_memory")
     print(
@@ -136,6 +157,12 @@ def main(args) -> int:
     print(
         f"CPU seconds; up to 1 GiB the best of {SMALL_REPS} runs after a warm-up run at the same "
         "size (engine and reference alike), one run above"
+    )
+    print(
+        "freed memory stays in this process (glibc mallopt): no run pays page faults for "
+        "memory an earlier one freed"
+        if kept
+        else "freed memory may go back to the OS (mallopt not available): timings may vary"
     )
     # the first compaction in a process pays for imports and first-touch allocations
     run_engine(bench_scenario(0.0625, args.profile), args.profile)
@@ -148,8 +175,7 @@ def main(args) -> int:
         reps = SMALL_REPS if gib <= 1 else 1
         first = None
         if gib <= 1:
-            # A warm-up run at this size: the first one in a process pays for growing the
-            # heap (page faults, a few us a page on a VM) that later ones reuse.
+            # a warm-up run at this size: the first one pays for growing the heap
             first = run_engine(sc, args.profile)["run_s"]
         r = min((run_engine(sc, args.profile) for _ in range(reps)), key=lambda x: x["run_s"])
         sim = r["sim"]
