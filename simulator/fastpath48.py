@@ -331,17 +331,25 @@ def _plan_runs(free: _FreeScanner, demand: np.ndarray, floor: int, avail: int, n
     cum = free.cum
     # from each head on (up to where the batches are covered): the tick whose batch a
     # run starting there serves, and where that run ends (-1: past the heads prepared)
+    # (both by lookups rather than a binary search per head: the ticks' first heads, and
+    # the head each page total reaches, ~5x faster)
     x = cum[g0 : int(cum.searchsorted(want)) + 1]
-    tick = np.searchsorted(demand, avail + x - x0, side="right") - 1
+    first = np.searchsorted(avail + x - x0, demand)  # each tick's first head that serves it
+    tick = np.cumsum(np.bincount(first, minlength=len(x) + 1)[: len(x)]) - 1
     serves = tick < n_lim
     need = np.where(serves, demand[np.minimum(tick + 1, len(demand) - 1)] - demand[tick], 0)
-    nxt = np.searchsorted(cum, x + need)
-    nxt[(x + need > cum[-1]) & serves] = -1
+    base = int(x[0])
+    # the first head whose running total reaches each page total from base up
+    reach = np.repeat(np.arange(g0, len(cum)), np.diff(cum[g0:], prepend=base - 1))
+    target = x + need
+    nxt = reach[np.minimum(target - base, len(reach) - 1)]
+    nxt[(target > cum[-1]) & serves] = -1
     # the runs one after another, from the first head on
     chain = [g0]
     g = g0
-    while tick[g - g0] < n_lim:
-        g = int(nxt[g - g0])
+    tick_at, nxt_at = tick.item, nxt.item
+    while tick_at(g - g0) < n_lim:
+        g = nxt_at(g - g0)
         if g < 0:
             break
         chain.append(g)

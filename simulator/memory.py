@@ -264,10 +264,19 @@ class Memory:
     def unlist_heads(self, z: Zone, codes: np.ndarray) -> None:
         """The lazy list removals of free heads whose PageBuddy the caller has cleared,
         given their aux codes (order | migratetype << 4): counted per list at once."""
-        per_list = np.bincount(codes)
-        lists = np.flatnonzero(per_list).tolist()
-        for code, n in zip(lists, per_list[lists].tolist(), strict=True):
-            z.free_area[code & 0xF][code >> 4].removed_n(n)
+        if not len(codes):
+            return
+        lo, hi = int(codes.min()), int(codes.max())
+        if hi - lo < 8:
+            # (usually a few orders of one migratetype: a count per code beats bincount,
+            # which makes an intp copy and a min/max pass first)
+            counts = [(c, int(np.count_nonzero(codes == c))) for c in range(lo, hi + 1)]
+        else:
+            per_list = np.bincount(codes)
+            counts = zip(range(len(per_list)), per_list.tolist(), strict=True)
+        for code, n in counts:
+            if n:
+                z.free_area[code & 0xF][code >> 4].removed_n(n)
 
     def free_list(self, z: Zone, order: int, mt: int) -> list[int]:
         if self.pending:
