@@ -442,32 +442,28 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     tail_end = np.minimum(heads + sizes, block_end)
     if ((heads < p0) & (tail_end > p0)).any():
         return None  # p0 inside a free block (never left so by a scan)
-    keep = heads >= p0
-    heads, tail_end = heads[keep], tail_end[keep]
-    n = end - p0
-    diff = np.bincount(heads - p0 + 1, minlength=n + 1) - np.bincount(
-        tail_end - p0, minlength=n + 1
-    )
-    tail = np.cumsum(diff[:n]) > 0
-    if (tail & (lru | bad)).any():
+    # the tail pfns, in order (offsets from p0): the blocks of more than one page only
+    multi = (heads >= p0) & (tail_end > heads + 1)
+    t_from, t_lens = heads[multi] + 1 - p0, tail_end[multi] - heads[multi] - 1
+    tails = np.repeat(t_from - (np.cumsum(t_lens) - t_lens), t_lens) + np.arange(t_lens.sum())
+    if len(tails) and (lru[tails] | bad[tails]).any():
         return None  # a free block over a page to look at: not a state the allocator makes
-    counted = np.concatenate(([0], np.cumsum(~tail, dtype=np.int64)))
     lru &= ~bad
     lru_pfns = np.flatnonzero(lru) + p0
-    nl = len(lru_pfns)
-    # the capped ticks: one per COMPACT_CLUSTER_MAX LRU pages of a pageblock
-    blk = (lru_pfns - b0) >> PAGEBLOCK_ORDER
-    per_blk = np.bincount(blk, minlength=nblocks)
+    # the capped ticks: one per COMPACT_CLUSTER_MAX LRU pages of a pageblock, the j-th of
+    # block b ending at its (j + 1) * COMPACT_CLUSTER_MAX-th LRU page
+    per_blk = np.diff(np.searchsorted(lru_pfns, np.append(bstarts, end)))
     first_in_blk = np.cumsum(per_blk) - per_blk
-    rank = np.arange(nl) - first_in_blk[blk]
-    full = np.flatnonzero(rank % COMPACT_CLUSTER_MAX == COMPACT_CLUSTER_MAX - 1)
+    nfull = per_blk // COMPACT_CLUSTER_MAX
+    fb = np.repeat(np.arange(nblocks), nfull)
+    j = np.arange(len(fb)) - np.repeat(np.cumsum(nfull) - nfull, nfull)
+    full = first_in_blk[fb] + COMPACT_CLUSTER_MAX * j + (COMPACT_CLUSTER_MAX - 1)
     cut = lru_pfns[full] + 1  # where each capped scan stops
     bends = bstarts + PAGEBLOCK_NR_PAGES
     scan0 = bstarts.copy()
     scan0[0] = p0
     # each pageblock's last tick: from its last cut (or its scan start) to its end, unless
     # the last cut is the end and no LRU page is left
-    nfull = per_blk // COMPACT_CLUSTER_MAX
     last_cut = np.full(nblocks, -1, dtype=np.int64)
     has_full = nfull > 0
     last_cut[has_full] = cut[np.cumsum(nfull)[has_full] - 1]
@@ -475,11 +471,7 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     rest = per_blk - nfull * COMPACT_CLUSTER_MAX
     last = (rest > 0) | (tail_start < bends)
     # all ticks, sorted by scan start: the capped ones, then each block's last
-    f_start = np.where(
-        rank[full] >= COMPACT_CLUSTER_MAX,
-        lru_pfns[np.maximum(full - COMPACT_CLUSTER_MAX, 0)] + 1,
-        scan0[blk[full]],
-    )
+    f_start = np.where(j > 0, lru_pfns[np.maximum(full - COMPACT_CLUSTER_MAX, 0)] + 1, scan0[fb])
     f_i1 = full + 1
     lb = np.flatnonzero(last)
     l_i1 = first_in_blk[lb] + per_blk[lb]
@@ -493,7 +485,10 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     # up to the first tick that would scan a pfn not modelled
     nt = int(np.searchsorted(stop, first_bad, side="right"))
     start, stop, i0, i1 = start[:nt], stop[:nt], i0[:nt], i1[:nt]
-    scanned = counted[stop - p0] - counted[start - p0]
+    # every pfn from start to stop, less the tail pfns among them
+    scanned = (stop - start) - (
+        np.searchsorted(tails, stop - p0) - np.searchsorted(tails, start - p0)
+    )
     return (start, stop, scanned, i0, i1), lru_pfns
 
 
