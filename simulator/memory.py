@@ -465,12 +465,10 @@ class Memory:
             for p in pfns:
                 self.free_pages(int(p), 0)
             return
-        old = [p for q in z.pcp_lists for p in q]
         out, out_mt = self._pcp_add_bulk(z, idx, mts)
-        # pages drained (old ones or these) are free, those left on the lists pcp pages
-        self.kind[old] = K_FREE
-        self.kind[idx] = K_FREE
-        self.kind[[p for q in z.pcp_lists for p in q]] = K_PCP
+        # these pages go on the pcp lists; those the drains took (old ones or these) are free
+        self.kind[idx] = K_PCP
+        self.kind[out] = K_FREE
         self.flags[idx] = 0
         self.aux[idx] = 0
         self.token[idx] = 0
