@@ -524,19 +524,20 @@ def _danger(c: Compactor, z, p0: int, b0: int, ticks_a, lru_pfns: np.ndarray) ->
     if src_hi > src_lo:
         idx = lru_pfns[(lru_pfns >= src_lo) & (lru_pfns < src_hi)]
         freeable[idx - lo] = True
-    cf = np.concatenate(([0], np.cumsum(free, dtype=np.int64)))
-    cq = np.concatenate(([0], np.cumsum(freeable, dtype=np.int64)))
-
-    def count(cs, x, y):
-        x = np.clip(x, lo, hi) - lo
-        y = np.clip(y, lo, hi) - lo
-        return cs[y] - cs[x]
-
-    upper_free = count(cf, a_c, a_c + low_c) == low_c
+    # running counts of free and freeable pages from lo, and where [a - lowbit(a), a) and
+    # [a, a + lowbit(a)) start and end in them (a lies in [lo, hi))
+    cf = np.zeros(hi - lo + 1, dtype=np.int64)
+    cq = np.zeros(hi - lo + 1, dtype=np.int64)
+    np.cumsum(free, out=cf[1:])
+    np.cumsum(freeable, out=cq[1:])
+    below = np.maximum(a_c - low_c, lo) - lo
+    at = a_c - lo
+    above = np.minimum(a_c + low_c, hi) - lo
+    upper_free = cf[above] - cf[at] == low_c
     # outside the zone nothing merges
     upper_free &= a_c + low_c <= z.end
-    lower_all = (count(cq, a_c - low_c, a_c) == low_c) & (a_c - low_c >= z.start)
-    lower_free = count(cf, a_c - low_c, a_c) == low_c
+    lower_all = (cq[at] - cq[below] == low_c) & (a_c - low_c >= z.start)
+    lower_free = cf[at] - cf[below] == low_c
     risky = cand[upper_free & lower_all & ~lower_free]
     if not len(risky):
         return nt
@@ -553,8 +554,13 @@ def _on_pcp_at_scan(c: Compactor, z, ticks_a, lru_pfns: np.ndarray, ts: np.ndarr
     if not z.pcp_enabled or not len(lru_pfns):
         return out
     n_free = int(i1[ts.max()])  # frees before the last of these scans, and more
+    if not n_free:
+        return out
     src = lru_pfns[:n_free]
-    mts = mem.pb_mt[src >> PAGEBLOCK_ORDER]
+    # the migratetypes of the pageblocks holding them (ascending: a bisection per block)
+    blocks = np.arange(int(src[0]) >> PAGEBLOCK_ORDER, (int(src[-1]) >> PAGEBLOCK_ORDER) + 2)
+    held = np.diff(np.searchsorted(src, blocks << PAGEBLOCK_ORDER)) > 0
+    mts = mem.pb_mt[blocks[:-1][held]]
     mt0 = int(mts[0])
     lists = z.pcp_lists
     if (
@@ -588,7 +594,7 @@ def _drains(count: int, high: int, batch: int, n: int) -> tuple[np.ndarray, np.n
     frees after which each drain happens, and the pages drained by then (cumulative), as
     in Memory._pcp_add_bulk()."""
     moments, sizes, _ = pcp_drains(count, high, batch, n)
-    return np.array(moments, dtype=np.int64), np.cumsum(np.array(sizes, dtype=np.int64))
+    return moments, np.cumsum(sizes)
 
 
 def _free_takes48(free: _FreeScanner, f: np.ndarray):

@@ -109,15 +109,17 @@ def pcp_drain_plan(avail: list[int], count: int) -> list[tuple[int, int]]:
     return plan
 
 
-def pcp_drains(count: int, high: int, batch: int, n: int) -> tuple[list[int], list[int], int]:
+def pcp_drains(count: int, high: int, batch: int, n: int) -> tuple[np.ndarray, np.ndarray, int]:
     """When n frees onto pcp lists holding `count` pages drain them (free_pages() drains
     `batch` pages, or all, each time the count reaches `high`): the number of frees after
-    which each drain happens, how many pages each takes, and the count at the end."""
+    which each drain happens, how many pages each takes (int64 arrays), and the count at
+    the end."""
     moments: list[int] = []
     sizes: list[int] = []
     i = 0
     c = count
     last_c = -1
+    steady = None
     while True:
         step = max(high - c, 1)  # frees until the count reaches high
         if i + step > n:
@@ -126,8 +128,7 @@ def pcp_drains(count: int, high: int, batch: int, n: int) -> tuple[list[int], li
             # the count is back where the last drain left it: every further drain comes
             # `step` frees later and takes as much
             k = (n - i) // step
-            moments.extend(range(i + step, i + step * k + 1, step))
-            sizes.extend([sizes[-1]] * k)
+            steady = (np.arange(i + step, i + step * k + 1, step), np.full(k, sizes[-1]))
             i += step * k
             break
         last_c = c
@@ -136,7 +137,10 @@ def pcp_drains(count: int, high: int, batch: int, n: int) -> tuple[list[int], li
         moments.append(i)
         sizes.append(min(batch, c))
         c -= sizes[-1]
-    return moments, sizes, c + n - i
+    at, size = np.array(moments, dtype=np.int64), np.array(sizes, dtype=np.int64)
+    if steady is not None:
+        at, size = np.concatenate((at, steady[0])), np.concatenate((size, steady[1]))
+    return at, size, c + n - i
 
 
 def _repeat2(b: np.ndarray) -> np.ndarray:
@@ -562,7 +566,7 @@ class Memory:
             new = [idx if m == lo else idx[:0] for m in range(MIGRATE_PCPTYPES)]
         else:
             new = [idx[mts == m] for m in range(MIGRATE_PCPTYPES)]
-        if not moments:
+        if not len(moments):
             for m in range(MIGRATE_PCPTYPES):
                 lists[m].extendleft(new[m].tolist())
             return idx[:0], mts[:0]
@@ -570,11 +574,11 @@ class Memory:
         used = [m for m in range(MIGRATE_PCPTYPES) if old_len[m] or len(new[m])]
         if len(used) == 1:
             # one list: the drains take its oldest pages, in order
-            segments = [(used[0], 0, sum(sizes))]
+            segments = [(used[0], 0, int(sizes.sum()))]
         else:
             seen = np.cumsum(mts[:, None] == np.arange(MIGRATE_PCPTYPES, dtype=mts.dtype), axis=0)
-            seen_at = seen[np.array(moments) - 1].tolist()
-            segments = self._pcp_drain_segments(old_len, seen_at, sizes)
+            seen_at = seen[moments - 1].tolist()
+            segments = self._pcp_drain_segments(old_len, seen_at, sizes.tolist())
         taken = [0] * MIGRATE_PCPTYPES
         for m, _, b in segments:
             taken[m] = max(taken[m], b)
