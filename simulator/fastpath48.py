@@ -337,27 +337,32 @@ def _plan_runs(free: _FreeScanner, demand: np.ndarray, floor: int, avail: int, n
     first = np.searchsorted(avail + x - x0, demand)  # each tick's first head that serves it
     tick = np.cumsum(np.bincount(first, minlength=len(x) + 1)[: len(x)]) - 1
     serves = tick < n_lim
-    need = np.where(serves, demand[np.minimum(tick + 1, len(demand) - 1)] - demand[tick], 0)
+    # (every tick is 0 or more: the first tick's batch starts at demand[0] == 0)
+    batch = np.append(np.diff(demand), 0)
+    batch[n_lim:] = 0
+    need = batch[tick]
     base = int(x[0])
     # the first head whose running total reaches each page total from base up
-    reach = np.repeat(np.arange(g0, len(cum)), np.diff(cum[g0:], prepend=base - 1))
+    reach = np.zeros(int(cum[-1]) - base + 1, dtype=np.int64)
+    reach[cum[g0:-1] - base + 1] = 1
+    reach = np.cumsum(reach, out=reach)
+    reach += g0
     target = x + need
     nxt = reach[np.minimum(target - base, len(reach) - 1)]
-    nxt[(target > cum[-1]) & serves] = -1
+    nxt[(target > cum[-1]) & serves] = -1  # past the heads prepared
+    nxt[~serves] = -2  # a run there would serve no tick of the plan
     # the runs one after another, from the first head on
     chain = [g0]
-    g = g0
-    tick_at, nxt_at = tick.item, nxt.item
-    while tick_at(g - g0) < n_lim:
-        g = nxt_at(g - g0)
-        if g < 0:
-            break
+    nxt_at = nxt.item
+    g = nxt_at(0)
+    while g >= 0:
         chain.append(g)
+        g = nxt_at(g - g0)
     ch = np.array(chain, dtype=np.int64)
     # a run from each head of the chain but the last (whose tick is past n_lim, or
     # whose run would need more heads)
     run_g, run_g1 = ch[:-1], ch[1:]
-    n_ok = n_lim if g >= 0 else int(tick[chain[-1] - g0])
+    n_ok = n_lim if g == -2 else int(tick[chain[-1] - g0])
     run_tick = tick[run_g - g0]
     run_head = avail + cum[run_g] - x0 - demand[run_tick]
     return n_ok, run_tick, run_g, run_g1, run_head
