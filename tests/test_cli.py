@@ -44,21 +44,18 @@ def test_unknown_report_and_seed_out_of_range_are_rejected(capsys):
     assert "--max-ticks: must be from 1 to 1000000000" in capsys.readouterr().err
 
 
-def test_module_entry_point_works_as_documented():
-    r = subprocess.run(
-        [sys.executable, "-m", "simulator", "run", "lru_only", "--report", "vmstat"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+def _module(*args: str) -> subprocess.CompletedProcess:
+    """`python -m simulator ARGS` in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", *args], capture_output=True, text=True, timeout=120
     )
+
+
+def test_module_entry_point_works_as_documented():
+    r = _module("run", "lru_only", "--report", "vmstat")
     assert r.returncode == 0, r.stderr
     assert "pgmigrate_success" in r.stdout and "seed: 1" in r.stdout
-    r = subprocess.run(
-        [sys.executable, "-m", "simulator", "run", "nope"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = _module("run", "nope")
     assert r.returncode == 2 and "neither a file nor a preset" in r.stderr
 
 
@@ -87,14 +84,9 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
 
 def test_bench_prints_a_row_per_size_with_the_first_run_and_the_reference_ratio():
     # in a process of its own: the bench changes how the C library keeps freed memory
-    proc = subprocess.run(
-        [sys.executable, "-m", "simulator", "bench", "--sizes", "0.0625", "--reference"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    out = proc.stdout
+    r = _module("bench", "--sizes", "0.0625", "--reference")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
     assert "freed memory stays in this process" in out
     row = next(line for line in out.splitlines() if line.lstrip().startswith("0.0625Gi"))
     assert row.split()[1] == "16384" and row.endswith("x")
