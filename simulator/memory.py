@@ -672,7 +672,17 @@ class Memory:
             for p, mt in zip(pfns.tolist(), mts.tolist(), strict=True):
                 self.free_one_page(p, 0, mt)
 
-    def _replay_rows(self, z, pfns, mts, rows, r0, base0, hit=None, row_of=None) -> bool:
+    def _replay_rows(
+        self,
+        z: Zone,
+        pfns: np.ndarray,
+        mts: np.ndarray,
+        rows: np.ndarray,
+        r0: int,
+        base0: int,
+        hit: np.ndarray | None = None,
+        row_of: np.ndarray | None = None,
+    ) -> bool:
         """_replay_frees() over the given rows, or False (nothing done) if the kernel would
         not merge freely there. base0: the first row's first pfn if the rows have no gap,
         else -1 (then hit and row_of: the rows from r0 that hold frees, and each free's)."""

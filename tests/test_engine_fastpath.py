@@ -30,7 +30,8 @@ from hypothesis import strategies as st
 
 from simulator import PRESETS, Scenario, ScenarioError, Simulation
 from simulator.bench import bench_scenario
-from simulator.fastpath import _stable_order
+from simulator.constants import K_COMPOUND_HEAD, K_COMPOUND_TAIL, K_DRIVER, K_HOLE, K_TARGET
+from simulator.fastpath import _Column, _stable_order, bad_kinds
 from simulator.freelist import FreeList
 from simulator.kernel import COST_TICK
 from simulator.procfs import REPORTS
@@ -1347,3 +1348,26 @@ def test_packed_stable_order_is_a_stable_argsort(n: int, top: int) -> None:
     order ties by index exactly as a stable argsort does, and fall back past 2**16."""
     key = np.random.default_rng(n + top).integers(0, top, n)
     assert (_stable_order(key, top <= 1 << 16) == np.argsort(key, kind="stable")).all()
+
+
+def test_bad_kinds_are_exactly_the_kinds_the_fast_paths_leave_to_the_tick_loop() -> None:
+    kinds = np.arange(16, dtype=np.uint8)
+    bad = {K_COMPOUND_HEAD, K_COMPOUND_TAIL, K_DRIVER, K_HOLE, K_TARGET}
+    assert bad_kinds(kinds).tolist() == [k in bad for k in range(16)]
+
+
+def test_column_appends_and_running_totals_match_concatenation_across_growth() -> None:
+    """The free scanner's head arrays append in place; views taken before a growth keep
+    what they held, and the running totals continue from the last one."""
+    rng = np.random.default_rng(5)
+    values, totals = _Column(), _Column(0)
+    want_v, want_t = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    for size in (0, 3, 1, 50, 2, 400, 7):
+        new = rng.integers(1, 9, size)
+        before = totals.buf[: totals.n]
+        snapshot = before.copy()
+        got_v, got_t = values.extend(new), totals.extend_cumsum(new)
+        want_v = np.concatenate((want_v, new))
+        want_t = np.concatenate((want_t, want_t[-1] + np.cumsum(new)))
+        assert got_v.tolist() == want_v.tolist() and got_t.tolist() == want_t.tolist()
+        assert (before == snapshot).all()
