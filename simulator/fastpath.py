@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .arrays import ranges
 from .constants import (
     COMPACT_CLUSTER_MAX,
     COMPACT_CONTINUE,
@@ -882,7 +883,7 @@ def _simple_visits(free: _FreeScanner, f: np.ndarray):
     bi, pos, g, be, g1, stop = f.T
     n = be - bi + 1
     rep = np.repeat(np.arange(len(f)), n)
-    blk = np.repeat(bi, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    blk = ranges(bi, n)
     keep = suit[blk]
     rep, blk = rep[keep], blk[keep]
     start = np.where(blk == bi[rep], pos[rep], bstart[blk])
@@ -909,9 +910,7 @@ def _taken(runs: _Runs, nruns: int) -> tuple[np.ndarray, np.ndarray]:
         stops = np.concatenate((stops, extra[:, 1]))[order]
         run_of = np.concatenate((run_of, extra[:, 2]))[order]
     lens = stops - starts
-    first = np.cumsum(lens) - lens
-    idx = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
-    return idx, np.repeat(run_of, lens)
+    return ranges(starts, lens), np.repeat(run_of, lens)
 
 
 def _free_takes(cc: CompactControl, free: _FreeScanner, runs: _Runs, nruns: int):
@@ -925,10 +924,7 @@ def _free_takes(cc: CompactControl, free: _FreeScanner, runs: _Runs, nruns: int)
     idx, run = _taken(runs, nruns)
     heads, orders = free.pfn_np[idx], free.order_np[idx]
     by_run_order = _stable_order((run << 4) | orders, nruns < 4096)
-    sizes = np.left_shift(1, orders[by_run_order])
-    # page i of block b is heads[b] + i - (pages before b): one repeat, then a running index
-    pages = np.repeat(heads[by_run_order] - (np.cumsum(sizes) - sizes), sizes)
-    pages += np.arange(len(pages))
+    pages = ranges(heads[by_run_order], np.left_shift(1, orders[by_run_order]))
     return heads, orders, run, pages
 
 

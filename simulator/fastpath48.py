@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .arrays import offsets, ranges
 from .constants import (
     COMPACT_CLUSTER_MAX,
     COMPACT_CONTINUE,
@@ -203,7 +204,7 @@ def fast_forward_48(
     n_old = int(m.sum())
     # each tick migrates its pages highest pfn first (cc->migratepages is list_add()ed)
     tick_of = np.repeat(np.arange(done), m)
-    nth = np.arange(n_old) - np.repeat(np.cumsum(m) - m, m)
+    nth = offsets(m)
     olds = lru_pfns[(i0[:done] + i1[:done] - 1)[tick_of] - np.arange(n_old)]
     heads, run_pages = _free_takes48(free, f)
     old_targets = np.fromiter(cc.freepages, dtype=np.int64, count=len(cc.freepages))
@@ -448,9 +449,8 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     if ((heads < p0) & (tail_end > p0)).any():
         return None  # p0 inside a free block (never left so by a scan)
     # the tail pfns, in order (offsets from p0): the blocks of more than one page only
-    multi = (heads >= p0) & (tail_end > heads + 1)
-    t_from, t_lens = heads[multi] + 1 - p0, tail_end[multi] - heads[multi] - 1
-    tails = np.repeat(t_from - (np.cumsum(t_lens) - t_lens), t_lens) + np.arange(t_lens.sum())
+    multi = np.flatnonzero((heads >= p0) & (tail_end > heads + 1))
+    tails = ranges(heads[multi] + 1 - p0, tail_end[multi] - heads[multi] - 1)
     if len(tails) and (lru[tails] | bad[tails]).any():
         return None  # a free block over a page to look at: not a state the allocator makes
     lru &= ~bad
@@ -461,7 +461,7 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     first_in_blk = np.cumsum(per_blk) - per_blk
     nfull = per_blk // COMPACT_CLUSTER_MAX
     fb = np.repeat(np.arange(nblocks), nfull)
-    j = np.arange(len(fb)) - np.repeat(np.cumsum(nfull) - nfull, nfull)
+    j = offsets(nfull)
     full = first_in_blk[fb] + COMPACT_CLUSTER_MAX * j + (COMPACT_CLUSTER_MAX - 1)
     cut = lru_pfns[full] + 1  # where each capped scan stops
     bends = bstarts + PAGEBLOCK_NR_PAGES
@@ -613,8 +613,7 @@ def _free_takes48(free: _FreeScanner, f: np.ndarray):
     g0, g1 = f[:, 2], f[:, 4]
     heads = free.pfn_np[g0[0] : g1[-1]]
     sizes = np.left_shift(1, free.order_np[g0[0] : g1[-1]])
-    offs = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    pages = np.repeat(heads, sizes) + offs  # in isolation order
+    pages = ranges(heads, sizes)  # in isolation order
     per_run = free.cum[g1] - free.cum[g0]
     rend = np.cumsum(per_run)
     rstart = rend - per_run

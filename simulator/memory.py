@@ -13,6 +13,7 @@ from collections import deque
 
 import numpy as np
 
+from .arrays import ranges
 from .constants import (
     F_BUDDY,
     F_LRU,
@@ -745,9 +746,7 @@ class Memory:
             tm[heads_local[one]] = 0
             big = np.flatnonzero(~one)
             if len(big):
-                lens = 1 << horder[big]
-                starts = np.repeat(heads_local[big] - np.cumsum(lens) + lens, lens)
-                tm[starts + np.arange(len(starts))] = 0
+                tm[ranges(heads_local[big], 1 << horder[big])] = 0
         if outside is not None:
             tm[outside] = inf
         # where each freed page sits in the rows: its row's rank, then its offset

@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from simulator import PRESETS, Scenario, ScenarioError, Simulation
+from simulator.arrays import offsets, ranges
 from simulator.bench import bench_scenario
 from simulator.constants import K_COMPOUND_HEAD, K_COMPOUND_TAIL, K_DRIVER, K_HOLE, K_TARGET
 from simulator.fastpath import _Column, _stable_order, bad_kinds
@@ -1371,3 +1372,10 @@ def test_column_appends_and_running_totals_match_concatenation_across_growth() -
         want_t = np.concatenate((want_t, want_t[-1] + np.cumsum(new)))
         assert got_v.tolist() == want_v.tolist() and got_t.tolist() == want_t.tolist()
         assert (before == snapshot).all()
+
+
+def test_ranges_and_offsets_flatten_runs_in_order() -> None:
+    starts, lens = np.array([5, 0, 9, 2]), np.array([3, 0, 1, 2])
+    assert ranges(starts, lens).tolist() == [5, 6, 7, 9, 2, 3]
+    assert offsets(lens).tolist() == [0, 1, 2, 0, 0, 1]
+    assert ranges(starts[:0], lens[:0]).tolist() == offsets(lens[:0]).tolist() == []
