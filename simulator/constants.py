@@ -67,6 +67,10 @@ KIND_NAMES = (
 )
 KIND_BY_NAME = {n: i for i, n in enumerate(KIND_NAMES)}
 
+# A driver page's aux byte: the driver's id (1..127), and this bit once the driver no
+# longer has the page in its own structures (a buggy putback_page() lost it).
+A_DRIVER_ID = 0x7F
+A_LOST = 0x80
 # Per-page flags, one byte. PG_isolated is an alias of PG_reclaim in the kernel (§6).
 F_LOCKED = 1 << 0
 F_DIRTY = 1 << 1

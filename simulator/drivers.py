@@ -3,7 +3,9 @@
 A driver answers the three callbacks of the seed document (isolate_page, migratepage,
 putback_page). Presets encode what the real drivers do in each profile (kernel-spec §6);
 a user-defined driver gives outcome rates per callback. Buggy modes break one rule of the
-contract so that the engine's checks can be seen catching it.
+contract so that the engine's checks can be seen catching it: what a driver does to the
+pages is done here, by the driver's side of each callback, and the VM's side (kernel.py)
+checks only what the pages look like afterwards, for every driver, buggy or not.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .constants import EAGAIN, EBUSY, EINVAL, ENOMEM, ERRNO_BY_NAME
+from .constants import A_LOST, EAGAIN, EBUSY, EINVAL, ENOMEM, ERRNO_BY_NAME, F_MOVABLE
 
 BUGGY_MODES = ("forget_clear_movable", "touch_lru_isolated", "lose_on_putback", "no_copy")
 
@@ -125,8 +127,15 @@ class Driver:
         self.isolated += 1
         return True
 
-    def migratepage(self, rng: np.random.Generator, now_ns: int, pfn: int) -> int:
-        """The driver's rc for one call: injected fault, then its own rates, else success."""
+    def migratepage(
+        self, rng: np.random.Generator, now_ns: int, pfn: int, lru_written: set[int]
+    ) -> int:
+        """The driver's rc for one call: injected fault, then its own rates, else success.
+        lru_written: the pages whose page->lru someone other than the VM wrote to."""
+        if "touch_lru_isolated" in self.buggy:
+            # it keeps the page on a list of its own through page->lru, which the VM
+            # owns while the page is isolated
+            lru_written.add(pfn)
         if self.injection.should_fail(rng, now_ns, pfn):
             rc = self.injection.errno
         else:
@@ -147,6 +156,23 @@ class Driver:
         else:
             self.migrated += 1
         return rc
+
+    def move_page(self, mem, old: int, new: int, clear_movable: bool) -> None:
+        """What a successful migratepage() does to the pages (seed document, "C. Non-LRU
+        page migration"): the content goes to the new page, which the driver makes
+        movable (__SetPageMovable), and with clear_movable (4.8) the old page stops being
+        movable (__ClearPageMovable)."""
+        mem.f[new] = F_MOVABLE
+        if "no_copy" not in self.buggy:
+            mem.t[new] = mem.t[old]
+        if clear_movable and "forget_clear_movable" not in self.buggy:
+            mem.f[old] &= ~F_MOVABLE
+
+    def putback_page(self, mem, pfn: int) -> None:
+        """putback_page(): the isolated page goes back into the driver's own structures."""
+        self.putback += 1
+        if "lose_on_putback" in self.buggy:
+            mem.a[pfn] |= A_LOST  # never relinked: the driver has lost track of it
 
     def to_dict(self) -> dict:
         return {

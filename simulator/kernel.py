@@ -11,6 +11,8 @@ from itertools import islice
 import numpy as np
 
 from .constants import (
+    A_DRIVER_ID,
+    A_LOST,
     EAGAIN,
     F_DIRTY,
     F_ISOLATED,
@@ -235,7 +237,7 @@ class Kernel:
         self.file_migratepage = True
         self.sysctl = dict(data["sysctl"])
         self.comm = "sh"
-        self.lru_corrupted: set[int] = set()
+        self.lru_written: set[int] = set()  # isolated pages whose page->lru a driver wrote
         self.drivers: list[Driver] = []
         self._build(data)
 
@@ -560,8 +562,8 @@ class Kernel:
             return False
         if f & F_LOCKED:  # trylock_page failed
             return False
-        drv = self.drivers[(mem.a[pfn] & 0x7F) - 1]
-        if mem.a[pfn] & 0x80:
+        drv = self.drivers[(mem.a[pfn] & A_DRIVER_ID) - 1]
+        if mem.a[pfn] & A_LOST:
             return False  # the driver lost track of this page; its mapping is gone
         if not drv.isolate_page(self.rng):
             self.record(pfn, H["isolate_refused"], drv.id)
@@ -573,18 +575,15 @@ class Kernel:
         return True
 
     def driver_of(self, pfn: int) -> Driver:
-        return self.drivers[(self.mem.a[pfn] & 0x7F) - 1]
+        return self.drivers[(self.mem.a[pfn] & A_DRIVER_ID) - 1]
 
     # -- migration callbacks --------------------------------------------------------------
     def driver_migratepage(self, pfn: int, new: int, mode: int) -> int:
         drv = self.driver_of(pfn)
-        rc = drv.migratepage(self.rng, self.time_ns, pfn)
-        if "touch_lru_isolated" in drv.buggy:
-            # the driver scribbles on page->lru while the VM owns it; the VM's list check
-            # after the callback catches it
-            self.lru_corrupted.add(pfn)
-        if pfn in self.lru_corrupted:
-            self.lru_corrupted.discard(pfn)
+        rc = drv.migratepage(self.rng, self.time_ns, pfn, self.lru_written)
+        # the VM's list check: page->lru of an isolated page is the VM's alone
+        if pfn in self.lru_written:
+            self.lru_written.discard(pfn)
             self.violation(pfn, drv, "touch_lru_isolated")
         if rc and rc != EAGAIN:
             self.record(pfn, H["migratepage_error"], rc)
@@ -599,23 +598,21 @@ class Kernel:
         tok = mem.t[old]
         mem.k[new] = k
         mem.a[new] = a
-        mem.t[new] = tok
         self.time_ns += COST_COPY
         if k == K_DRIVER:
             drv = self.driver_of(old)
-            # the driver sets the new page movable; the old one stays isolated until freed
-            mem.f[new] = F_MOVABLE
-            if "no_copy" in drv.buggy:
-                mem.t[new] = 0
+            # the driver's callback fills the new page (empty until then) and sets the
+            # movable bits; the old page stays isolated until freed
+            mem.t[new] = 0
+            drv.move_page(mem, old, new, clear_movable=not self.v6)
+            # the VM's checks of what the callback left
+            if mem.t[new] != tok:
                 self.violation(old, drv, "no_copy")
                 drv.lost += 1
-            if not self.v6:
-                if "forget_clear_movable" in drv.buggy:
-                    # __ClearPageMovable() never called: the old page still looks movable
-                    self.violation(old, drv, "forget_clear_movable")
-                else:
-                    mem.f[old] = f & ~F_MOVABLE
+            if not self.v6 and mem.f[old] & F_MOVABLE:
+                self.violation(old, drv, "forget_clear_movable")
         else:
+            mem.t[new] = tok
             # putback_lru_page(newpage): the copy keeps dirty/unevictable, gains LRU
             mem.f[new] = (f & (F_DIRTY | F_UNEVICTABLE)) | F_LRU
         self.nr_isolated -= 1
@@ -636,9 +633,9 @@ class Kernel:
         if mem.k[pfn] == K_DRIVER:
             drv = self.driver_of(pfn)
             mem.f[pfn] = f & ~F_ISOLATED
-            drv.putback += 1
-            if "lose_on_putback" in drv.buggy:
-                mem.a[pfn] = mem.a[pfn] | 0x80
+            drv.putback_page(mem, pfn)
+            # the VM's check: the driver holds the page again
+            if mem.a[pfn] & A_LOST:
                 drv.lost += 1
                 self.violation(pfn, drv, "lose_on_putback")
             self.record(pfn, H["putback"], rc or 0)

@@ -839,7 +839,7 @@ class ReferenceKernel:
         for non-LRU pages, migrate_page_move_mapping()'s refcount check for LRU pages."""
         if self.kind[pfn] == K_DRIVER:
             drv = self.driver_of(pfn)
-            rc = drv.migratepage(self.rng, 0, pfn)
+            rc = drv.migratepage(self.rng, 0, pfn, set())
             if "touch_lru_isolated" in drv.buggy:
                 self.violation(pfn, "touch_lru_isolated")
             return rc

@@ -274,7 +274,7 @@ def observe_mid(sim: Simulation, history_since: int = 0) -> dict[str, object]:
             "next_token": k.next_token,
             "nr_isolated": k.nr_isolated,
             "sysctl": dict(k.sysctl),
-            "lru_corrupted": sorted(k.lru_corrupted),
+            "lru_written": sorted(k.lru_written),
             "capture": k.mem.capture,
             "captured": int(k.mem.captured),
         },

@@ -408,7 +408,13 @@ def test_random_step_sizes_reach_the_end_of_stepping_one_tick_at_a_time(profile:
 
 # -- buggy drivers ------------------------------------------------------------------------------
 
-BUGGY_CASES = [(mode, p) for mode in BUGGY_MODES for p in PROFILES]
+# (6.18 has no __ClearPageMovable: its movable_ops flag is sticky, §6)
+BUGGY_CASES = [
+    (mode, p)
+    for mode in BUGGY_MODES
+    for p in PROFILES
+    if mode != "forget_clear_movable" or p == "v4.8"
+]
 
 
 def buggy_scenario(profile: str, mode: str, seed: int) -> Simulation:
@@ -433,8 +439,6 @@ def buggy_scenario(profile: str, mode: str, seed: int) -> Simulation:
 def test_each_buggy_driver_mode_is_reported_with_its_rule(mode: str, profile: str) -> None:
     """Each buggy mode is caught as a contract violation that names the broken rule of
     the seed document; the correct driver next to it is never flagged (§6)."""
-    if mode == "forget_clear_movable" and profile != "v4.8":
-        pytest.skip("__ClearPageMovable exists only in v4.8; the 6.18 flag is sticky (§6)")
     sim = buggy_scenario(profile, mode, seed=4)
     events = []
     while not sim.done:
@@ -460,6 +464,79 @@ def test_each_buggy_driver_mode_is_reported_with_its_rule(mode: str, profile: st
         assert int(np.count_nonzero(tokens(sim) == 0)) == len(viol)
     else:
         assert not np.any(tokens(sim) == 0)
+
+
+def opportunities(drv, mode: str) -> int:
+    """How often a driver with this buggy mode breaks its rule: at every putback
+    (lose_on_putback), every migratepage() call (touch_lru_isolated), every successful
+    migration (no_copy, forget_clear_movable; for no_copy at most that, see below)."""
+    if mode == "lose_on_putback":
+        return drv.putback
+    if mode == "touch_lru_isolated":
+        return drv.migrated + drv.eagain + sum(drv.errors.values())
+    return drv.migrated
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@SETTINGS
+@given(data=st.data())
+def test_buggy_drivers_are_caught_at_every_breach_and_correct_ones_never(profile: str, data):
+    """On random small scenarios, with a correct driver and a buggy one (a random set of
+    the modes the profile has): every breach of a rule is reported once, naming the
+    buggy driver and the rule, the correct driver never is, and each destroyed content
+    token is one no_copy report (§6, seed document C)."""
+    raw = data.draw(scenarios(profile))
+    modes = [m for m in BUGGY_MODES if m != "forget_clear_movable" or profile == "v4.8"]
+    buggy = data.draw(st.lists(st.sampled_from(modes), min_size=1, unique=True))
+    rates = {"EAGAIN": 0.1, "EBUSY": data.draw(st.sampled_from([0.0, 0.3]))}
+    raw["drivers"] = [
+        {"name": "good", "pages": 64, "migrate": dict(rates)},
+        {"name": "bad", "pages": 64, "migrate": dict(rates), "buggy": buggy},
+    ]
+    sim = Simulation(Scenario.from_dict(raw), seed=data.draw(st.integers(0, 2**16)))
+    run(sim)
+    viol = sim.k.violations
+    assert {v["driver"] for v in viol} <= {"bad"}
+    assert all(v["rule"] == RULES[v["mode"]] for v in viol)
+    bad = next(d for d in sim.k.drivers if d.name == "bad")
+    for mode in modes:
+        reported = sum(1 for v in viol if v["mode"] == mode)
+        if mode not in buggy:
+            assert reported == 0, mode
+        elif mode == "no_copy":
+            # a page whose content is gone already loses nothing more when moved again
+            # without a copy: every other such migration is caught
+            assert (reported > 0) == (bad.migrated > 0)
+            assert reported <= bad.migrated
+        else:
+            assert reported == opportunities(bad, mode), mode
+    destroyed = int(np.count_nonzero(tokens(sim) == 0))
+    assert destroyed == sum(1 for v in viol if v["mode"] == "no_copy")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_checks_read_the_pages_not_the_drivers_declared_bugs(profile, monkeypatch):
+    """A driver with no buggy mode declared whose callbacks misbehave anyway (here: no
+    copy, and in 4.8 the old page left movable) is caught all the same: the VM checks
+    what the pages look like after migratepage(), as the seed document's rules say what
+    they must look like (C.2)."""
+    from simulator.constants import F_MOVABLE
+    from simulator.drivers import Driver
+
+    def careless_move(self, mem, old, new, clear_movable):
+        mem.f[new] = F_MOVABLE  # neither copied nor, in 4.8, cleared on the old page
+
+    monkeypatch.setattr(Driver, "move_page", careless_move)
+    sim = buggy_scenario(profile, "no_copy", seed=4)
+    for d in sim.k.drivers:
+        d.buggy = ()
+    run(sim)
+    migrated = sum(d.migrated for d in sim.k.drivers)
+    assert migrated
+    counts = {m: sum(1 for v in sim.k.violations if v["mode"] == m) for m in BUGGY_MODES}
+    assert counts["no_copy"] == migrated
+    assert counts["forget_clear_movable"] == (migrated if profile == "v4.8" else 0)
+    assert counts["lose_on_putback"] == counts["touch_lru_isolated"] == 0
 
 
 @pytest.mark.parametrize("profile", PROFILES)
