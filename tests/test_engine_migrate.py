@@ -274,3 +274,48 @@ def test_migration_rc_taxonomy_eagain_is_retried_other_errors_are_not():
         h.migrate(MIGRATE_ASYNC)
         assert h.driver.eagain + sum(h.driver.errors.values()) == calls, errno
     assert EAGAIN == -11
+
+
+@pytest.mark.parametrize("mode", [MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC])
+@pytest.mark.parametrize("profile,nr_failed", [("v4.8", 1), ("v6.18", 2)])
+def test_enomem_counts_the_failing_page_and_this_passs_eagain_pages_only_in_v618(
+    profile, nr_failed, mode
+):
+    """-ENOMEM part-way through the first pass over [0 locked, 1, 2, 3] with one target.
+
+    Page 0 takes the target, fails the trylock (-EAGAIN: ASYNC, or pass 0 without force
+    in 4.8, or the async first try of 6.18 SYNC*) and gives it back; page 1 takes it
+    and is migrated; page 2 gets no target; page 3 is never tried.
+    4.8 (§1.3): '-ENOMEM -> nr_failed++; goto out': 1 failed; the -EAGAIN page is not
+    counted. 6.18 (§1.5): 'failed_pages += 1 + retry pages so far', the unmapped page 1
+    is still moved, and in sync modes the async phase's failures are counted because it
+    returned rc < 0: 2 failed. Both return -ENOMEM (§1.7) and leave 0, 2, 3 on the list.
+    """
+    sim = make_sim([{"start": 0, "count": 4, "kind": "anon"}], profile=profile)
+    k, mem = sim.k, sim.k.mem
+    mem.flags[0] |= F_LOCKED
+    target = mem.rmqueue(mem.zones[0], 0, MIGRATE_MOVABLE)
+    mem.kind[target] = K_TARGET
+    pool = [target]
+    calls = {"alloc": 0, "free": 0}
+
+    def alloc():
+        calls["alloc"] += 1
+        return pool.pop() if pool else -1
+
+    def free(p):
+        calls["free"] += 1
+        pool.append(p)
+
+    token1 = int(mem.token[1])
+    for p in range(4):
+        k.isolate_lru_page(p)
+    rc, ok, failed, left = migrate_pages(k, [0, 1, 2, 3], alloc, free, mode, 0, False)
+    assert (rc, ok, failed, left) == (-12, 1, nr_failed, [0, 2, 3])
+    assert calls == {"alloc": 3, "free": 1}  # pages 0, 1, 2 asked; page 3 never did
+    assert mem.kind[1] == K_FREE and mem.kind[target] == K_ANON
+    assert int(mem.token[target]) == token1
+    assert all(mem.flags[p] & F_ISOLATED for p in (0, 2, 3))  # for the caller to put back
+    assert k.vmstat["pgmigrate_success"] == 1 and k.vmstat["pgmigrate_fail"] == nr_failed
+    line = trace_events(sim, "mm_migrate_pages")[-1]
+    assert line.startswith(f"nr_succeeded=1 nr_failed={nr_failed} ")
