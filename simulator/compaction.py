@@ -239,7 +239,7 @@ class Compactor:
         if order == -1:
             return COMPACT_CONTINUE
         mem = self.mem
-        mark = self.wmark(z, "min" if self.v6 and wmark == "min" else wmark)
+        mark = self.wmark(z, wmark)
         if mem.watermark_ok(z, order, mark):
             # no compaction needed (4.8 COMPACT_PARTIAL): 4.8 compaction_suitable() traces
             # whatever __compaction_suitable() returned; 6.18 returns before tracing

@@ -164,7 +164,9 @@ def test_deferral_skips_two_to_the_k_minus_one_attempts_after_k_failures(profile
         while c.compaction_deferred(z, 9):
             skipped += 1
         assert skipped == (1 << min(k, 6)) - 1
-    assert z.compact_order_failed == 0 or z.compact_order_failed == 9 or True
+    # §2.1: compact_order_failed starts at 0, and defer_compaction() keeps
+    # min(order_failed, order) = min(0, 9): the failures never raise it
+    assert z.compact_order_failed == 0
     c.compaction_defer_reset(z, 9, True)
     assert not c.compaction_deferred(z, 9) and z.compact_defer_shift == 0
     assert z.compact_order_failed == 10
@@ -204,7 +206,8 @@ def test_suitability_needs_order0_headroom_of_twice_the_request(profile):
 
 def test_v48_applies_the_fragindex_threshold_to_every_order_and_v618_only_to_costly_ones():
     """§2.8: 0 <= fragindex <= extfrag_threshold -> not suitable; 6.18 only for order > 3."""
-    # 1536 free pages all in order-1 blocks: fragindex(2) = 1000 - (1000 + 1536*1000/4)/768 = 500 - 1 = 499
+    # 3072 free pages in 1536 order-1 blocks (§4.2, integer divisions):
+    # fragindex(2) = 1000 - (1000 + 3072*1000/4)/1536 = 1000 - 769000/1536 = 1000 - 500 = 500
     ranges = [{"start": p, "count": 2, "kind": "anon"} for p in range(0, 6144, 4)]
     for profile, expect in (("v4.8", COMPACT_SKIPPED), ("v6.18", COMPACT_CONTINUE)):
         sim = make_sim(ranges, pages=6144, profile=profile)
@@ -371,10 +374,22 @@ def test_proactive_compaction_runs_when_the_score_is_above_the_high_watermark():
             {"at_ms": 0, "action": "sysctl", "name": "compaction_proactiveness", "value": 50}
         ],
     )
-    assert sim.c.fragmentation_score_node() > 55
+    # 4096 free order-0 pages: zone score 100, node score 8192*100/8193 = 99 > wmark_high 60
+    assert sim.c.fragmentation_score_node() == 99
     run_to_end(sim)
     assert sim.k.vmstat["compact_daemon_migrate_scanned"] > 0
-    assert sim.c.fragmentation_score_node() <= 50 or sim.proactive_defer
+    # Each pageblock the migrate scanner empties (256 anon moved into the 256 free pages of
+    # a top block) becomes a free order-9 block: the zone score after s of them is
+    # (4096 - 512*s)*100/4096, first <= wmark_low 50 at s = 4, so the run stops there
+    # (§2.7 6.18 step 2) with the migrate scanner at block 4 and a node score of
+    # 8192*50/8193 = 49. The score went down, so no 32 s back-off (§2.12) and no second
+    # run (49 <= 60).
+    z = sim.k.mem.zones[0]
+    assert sim.c.fragmentation_score_zone(z) == 50
+    assert sim.c.fragmentation_score_node() == 49
+    assert sim.proactive_defer == 0
+    assert sim.metrics()["compact_outcomes"] == {"success": 1}
+    assert trace_events(sim, "mm_compaction_end")[0].startswith("zone_start=0x0 migrate_pfn=0x800 ")
 
 
 def test_v618_direct_compaction_captures_a_freed_block_of_the_requested_order():
@@ -415,3 +430,79 @@ def test_v48_has_no_capture():
     )
     run_to_end(sim)
     assert sim.k.mem.captured == -1 and sim.k.vmstat["compact_success"] == 1
+
+
+def _two_hundred_free_order0_pages(profile, wmark_min, wmark_low, timeline=None):
+    """2048 pages, free only at the even pfns 0..398: 200 free order-0 pages, no block of
+    order >= 1, so the order-N watermark check fails and the order-0 headroom decides.
+    fragindex(3) = 1000 - (1000 + 200*1000/8)/200 = 870 and fragindex(4) =
+    1000 - (1000 + 200*1000/16)/200 = 933, both above extfrag_threshold 500 (§4.2)."""
+    ranges = [{"start": p, "count": 1, "kind": "anon"} for p in range(1, 400, 2)]
+    ranges.append({"start": 400, "count": 1648, "kind": "anon"})
+    sim = make_sim(ranges, profile=profile, timeline=timeline)
+    z = sim.k.mem.zones[0]
+    assert z.nr_free_pages == 200 and z.nr_free(0) == 200
+    z.wmark_min, z.wmark_low = wmark_min, wmark_low
+    return sim, z
+
+
+@pytest.mark.parametrize(
+    ("profile", "wmark", "order", "wmark_min", "wmark_low", "expect"),
+    [
+        # 6.18, costly order 4 with the direct compactor's min watermark: free must exceed
+        # min + (2 << 4) + (low - min). 100 + 32 + 68 = 200: at the threshold, skipped,
+        # although min + 32 = 132 alone would pass
+        ("v6.18", "min", 4, 100, 168, COMPACT_SKIPPED),
+        ("v6.18", "min", 4, 100, 167, COMPACT_CONTINUE),  # 199: one page below
+        # 6.18, order 3 is not costly: min + (2 << 3) only; low does not count
+        ("v6.18", "min", 3, 184, 250, COMPACT_SKIPPED),  # 184 + 16 = 200
+        ("v6.18", "min", 3, 183, 250, COMPACT_CONTINUE),  # 199
+        # 4.8: low + (2 << order) for every order; min does not count
+        ("v4.8", "low", 4, 10, 168, COMPACT_SKIPPED),  # 168 + 32 = 200
+        ("v4.8", "low", 4, 10, 167, COMPACT_CONTINUE),  # 199, fragindex 933 > 500
+        ("v4.8", "low", 3, 10, 184, COMPACT_SKIPPED),  # 184 + 16 = 200
+        ("v4.8", "low", 3, 10, 183, COMPACT_CONTINUE),  # 199, fragindex 870 > 500
+    ],
+)
+def test_suitability_order0_headroom_at_the_exact_threshold(
+    profile, wmark, order, wmark_min, wmark_low, expect
+):
+    """§2.8: SKIPPED unless the order-0 watermark holds, i.e. free > threshold (§3.5
+    fails on free <= mark). 4.8: low + (2 << order). 6.18: wmark + compact_gap(order),
+    plus (low - min) for order > 3; direct compaction's wmark is min."""
+    sim, z = _two_hundred_free_order0_pages(profile, wmark_min, wmark_low)
+    assert sim.c.compaction_suitable(z, order, wmark) == expect
+    ret = "skipped" if expect == COMPACT_SKIPPED else "continue"
+    assert trace_events(sim, "mm_compaction_suitable") == [
+        f"node=0 zone=Normal   order={order} ret={ret}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("profile", "wmark_min", "wmark_low", "ret"),
+    [
+        ("v6.18", 183, 300, "continue"),  # min 183 + 16 = 199 < 200: compaction runs
+        ("v6.18", 184, 300, "skipped"),  # 184 + 16 = 200
+        ("v4.8", 10, 183, "continue"),  # low 183 + 16 = 199 < 200
+        ("v4.8", 10, 184, "skipped"),  # low 184 + 16 = 200
+    ],
+)
+def test_direct_compaction_checks_suitability_against_min_in_v618_and_low_in_v48(
+    profile, wmark_min, wmark_low, ret
+):
+    """§2.8: 6.18 direct compaction uses the allocation's watermark, normally min; 4.8's
+    __compaction_suitable() always uses low. An order-3 allocation with 200 free order-0
+    pages, at the exact order-0 threshold of each profile's watermark."""
+    alloc = [{"at_ms": 0, "action": "alloc_high_order", "order": 3, "count": 1}]
+    sim, z = _two_hundred_free_order0_pages(profile, wmark_min, wmark_low, alloc)
+    z.wmark_high = 400
+    run_to_end(sim)
+    direct = [
+        line.split(" mm_compaction_", 1)[1]
+        for line in sim.k.trace_lines
+        if line.lstrip().startswith("alloc-") and " mm_compaction_" in line
+    ]
+    assert direct[0].startswith("try_to_compact_pages: order=3 ")
+    assert direct[1] == f"suitable: node=0 zone=Normal   order=3 ret={ret}"
+    began = any(line.startswith("begin:") for line in direct)
+    assert began == (ret == "continue")
