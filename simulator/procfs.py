@@ -53,7 +53,8 @@ def pagetypeinfo(k: Kernel) -> str:
             for o in range(MAX_ORDER):
                 n = z.free_area[o][mt].count
                 if k.v6:
-                    row += f"{'>' if n > 100000 else ''}{min(n, 100000):6d} "
+                    # the walk stops at its 100000th entry: ++freecount >= 100000
+                    row += f"{'>' if n >= 100000 else ''}{min(n, 100000):6d} "
                 else:
                     row += f"{n:6d} "
             out.append(row + "\n")
