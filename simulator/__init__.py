@@ -3,7 +3,7 @@
 Never imports Django. See docs/engine-api.md for the API the site and CLI use.
 """
 
-ENGINE_VERSION = "0.1.0"
+ENGINE_VERSION = "0.2.0"
 
 from .constants import STATE_NAMES  # noqa: E402
 from .engine import Simulation, StepResult, load_preset  # noqa: E402

@@ -76,6 +76,17 @@ class StepResult:
     done: bool
 
 
+# The gfp_mask of a high-order request that may compact directly, by its migratetype: a
+# THP fault with defrag (GFP_TRANSHUGE) for movable, a compound kernel allocation
+# otherwise; 4.8 traces it as a number (4.8 gfp.h bits), 6.x by names in
+# show_gfp_flags() order (include/trace/events/mmflags.h)
+DIRECT_GFP = {
+    MIGRATE_MOVABLE: ("0x4342ca", "GFP_TRANSHUGE"),
+    MIGRATE_UNMOVABLE: ("0x24042c0", "GFP_KERNEL|__GFP_NOWARN|__GFP_COMP"),
+    MIGRATE_RECLAIMABLE: ("0x24042d0", "GFP_KERNEL|__GFP_RECLAIMABLE|__GFP_NOWARN|__GFP_COMP"),
+}
+
+
 @dataclass
 class Job:
     """A compaction request being worked through, zone by zone."""
@@ -699,7 +710,7 @@ class Simulation:
                 k.count("compact_daemon_wake")
             if job.zi == 0 and job.kind == "direct" and not job.stats.get("traced"):
                 job.stats["traced"] = True
-                gfp = "GFP_TRANSHUGE_LIGHT" if k.v6 else "0x24202ca"
+                gfp = DIRECT_GFP[job.migratetype][k.v6]
                 k.trace(
                     "mm_compaction_try_to_compact_pages",
                     f"order={job.order} gfp_mask={gfp} priority={job.prio}",

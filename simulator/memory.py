@@ -1060,13 +1060,27 @@ class Memory:
         return free_pages, total, suitable
 
 
+VMEMMAP_START = 0xFFFFEA0000000000  # x86-64 without KASLR: struct page of pfn 0
+STRUCT_PAGE_SIZE = 64
+
+
+def page_pointer(pfn: int, v6: bool) -> str:
+    """%p of the struct page of pfn: 4.8 prints the address itself; 6.x a hash of it,
+    the top 32 bits of a 64-bit hash (here a fixed multiplicative one in place of the
+    boot-time siphash key), so 8 zeros and 8 hex digits."""
+    addr = VMEMMAP_START + pfn * STRUCT_PAGE_SIZE
+    if not v6:
+        return f"{addr:016x}"
+    return f"{((addr * 0x9E3779B97F4A7C15) & (2**64 - 1)) >> 32:016x}"
+
+
 def extfrag_text(
     pfn: int, order: int, fallback_order: int, alloc_mt: int, fallback_mt: int, change, v6: bool
 ) -> str:
     """The mm_page_alloc_extfrag fields (§5): 6.18 prints pfn in hex, 4.8 in decimal."""
     pfn_txt = f"{pfn:#x}" if v6 else f"{pfn}"
     return (
-        f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} "
+        f"page={page_pointer(pfn, v6)} pfn={pfn_txt} alloc_order={order} "
         f"fallback_order={fallback_order} pageblock_order={PAGEBLOCK_ORDER} "
         f"alloc_migratetype={alloc_mt} fallback_migratetype={fallback_mt} "
         f"fragmenting={int(fallback_order < PAGEBLOCK_ORDER)} change_ownership={int(change)}"

@@ -84,6 +84,7 @@ from simulator.constants import (
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
     MIGRATE_PCPTYPES,
+    MIGRATE_RECLAIMABLE,
     MIGRATE_SYNC,
     MIGRATE_SYNC_LIGHT,
     MIGRATE_UNMOVABLE,
@@ -95,6 +96,7 @@ from simulator.constants import (
     status_name,
 )
 from simulator.drivers import RULES, Injection
+from simulator.memory import page_pointer
 
 PAGEBLOCK_ORDER = 9
 MT_BY_NAME = {"movable": 1, "unmovable": 0, "reclaimable": 2}
@@ -439,7 +441,7 @@ class ReferenceKernel:
             change = capc["mt"] == self.block_mt(pfn)
             self.emit(
                 "mm_page_alloc_extfrag",
-                f"page=000000000000000{pfn:x} pfn={pfn:#x} alloc_order={capc['order']} "
+                f"page={page_pointer(pfn, True)} pfn={pfn:#x} alloc_order={capc['order']} "
                 f"fallback_order={order} pageblock_order={PAGEBLOCK_ORDER} "
                 f"alloc_migratetype={capc['mt']} fallback_migratetype={mt} "
                 f"fragmenting={int(order < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
@@ -563,7 +565,7 @@ class ReferenceKernel:
         pfn_txt = f"{pfn:#x}" if self.v6 else f"{pfn}"
         self.emit(
             "mm_page_alloc_extfrag",
-            f"page=000000000000000{pfn:x} pfn={pfn_txt} alloc_order={order} "
+            f"page={page_pointer(pfn, self.v6)} pfn={pfn_txt} alloc_order={order} "
             f"fallback_order={forder} pageblock_order={PAGEBLOCK_ORDER} "
             f"alloc_migratetype={start_mt} fallback_migratetype={fmt} "
             f"fragmenting={int(forder < PAGEBLOCK_ORDER)} change_ownership={int(change)}",
@@ -2055,7 +2057,16 @@ class ReferenceKernel:
         (6.18: not at MIN_COMPACT_PRIORITY), compact_zone_order(), stop when the
         allocation should succeed (4.8: low watermark ok; 6.18: COMPACT_SUCCESS)."""
         prio_async = 2 if self.v6 else 1
-        gfp = "GFP_TRANSHUGE_LIGHT" if self.v6 else "0x24202ca"
+        # GFP_TRANSHUGE for movable (a THP fault with defrag), GFP_KERNEL | __GFP_COMP |
+        # __GFP_NOWARN (| __GFP_RECLAIMABLE) otherwise
+        gfp = {
+            MIGRATE_MOVABLE: ("0x4342ca", "GFP_TRANSHUGE"),
+            MIGRATE_UNMOVABLE: ("0x24042c0", "GFP_KERNEL|__GFP_NOWARN|__GFP_COMP"),
+            MIGRATE_RECLAIMABLE: (
+                "0x24042d0",
+                "GFP_KERNEL|__GFP_RECLAIMABLE|__GFP_NOWARN|__GFP_COMP",
+            ),
+        }[migratetype][self.v6]
         self.emit(
             "mm_compaction_try_to_compact_pages", f"order={order} gfp_mask={gfp} priority={prio}"
         )

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from simulator.memory import page_pointer
 from tests.engine_helpers import make_sim, run_to_end, trace_events
 
 
@@ -32,42 +33,49 @@ def _events(sim, *names: str) -> list[tuple[str, str]]:
 # -- mm_compaction_try_to_compact_pages ---------------------------------------------------------
 
 
+# 4.8 gfp.h bits: HIGHMEM 0x2, MOVABLE 0x8, RECLAIMABLE 0x10, IO 0x40, FS 0x80, NOWARN 0x200,
+# COMP 0x4000, NOMEMALLOC 0x10000, HARDWALL 0x20000, DIRECT_RECLAIM 0x400000,
+# KSWAPD_RECLAIM 0x2000000. GFP_TRANSHUGE = (HIGHUSER_MOVABLE | COMP | NOMEMALLOC | NOWARN)
+# & ~RECLAIM | DIRECT_RECLAIM = 0x4342ca; GFP_KERNEL = RECLAIM | IO | FS = 0x24000c0.
+# 6.x show_gfp_flags() takes the first matching name of mmflags.h in its order (composite
+# masks, then one bit at a time from the lowest).
 @pytest.mark.parametrize(
-    "profile,pattern",
+    "profile,prio,gfp_type,gfp",
     [
-        # 4.8: "order=%d gfp_mask=0x%x priority=%d"; COMPACT_PRIO_ASYNC = 1 (§2.2)
-        ("v4.8", r"order=4 gfp_mask=0x[0-9a-f]+ priority=1"),
-        # 6.18: "gfp_mask=%s", flag names joined by '|'; COMPACT_PRIO_ASYNC = 2 (§2.2)
-        ("v6.18", r"order=4 gfp_mask=[A-Z_][A-Z0-9_]*(\|[A-Z_][A-Z0-9_]*)* priority=2"),
+        ("v4.8", 1, "movable", "0x4342ca"),
+        ("v4.8", 1, "unmovable", "0x24042c0"),
+        ("v4.8", 1, "reclaimable", "0x24042d0"),
+        ("v6.18", 2, "movable", "GFP_TRANSHUGE"),
+        ("v6.18", 2, "unmovable", "GFP_KERNEL|__GFP_NOWARN|__GFP_COMP"),
+        ("v6.18", 2, "reclaimable", "GFP_KERNEL|__GFP_RECLAIMABLE|__GFP_NOWARN|__GFP_COMP"),
     ],
 )
 def test_try_to_compact_pages_prints_gfp_mask_in_hex_in_v48_and_as_flag_names_in_v618(
-    profile, pattern
+    profile, prio, gfp_type, gfp
 ):
-    """§5: 4.8 prints gfp_mask with 0x%x, 6.18 symbolically; the rest is the same.
+    """§5: 4.8 prints gfp_mask with 0x%x, 6.18 symbolically; the mask is the request's
+    (its migratetype, §2.2), with direct reclaim, as any that compacts directly has.
 
     No free block of order >= 4 exists, so the order-4 allocation goes to direct
-    compaction at the initial priority, COMPACT_PRIO_ASYNC (§2.2). Migrating the eight
-    anon pages of pfns 0..15 frees an order-4 block, so the first priority succeeds and
-    try_to_compact_pages runs once. The spec gives no gfp value, only its format.
+    compaction at the initial priority, COMPACT_PRIO_ASYNC (§2.2: 1 in 4.8, 2 in 6.18).
     """
     sim = make_sim(
         _every_other_page("anon"),
         profile=profile,
         timeline=[
-            {"at_ms": 0, "action": "alloc_high_order", "order": 4, "type": "movable", "count": 1}
+            {"at_ms": 0, "action": "alloc_high_order", "order": 4, "type": gfp_type, "count": 1}
         ],
     )
     run_to_end(sim)
     lines = trace_events(sim, "mm_compaction_try_to_compact_pages")
-    assert len(lines) == 1
-    assert re.fullmatch(pattern, lines[0]), lines[0]
+    assert lines[0] == f"order=4 gfp_mask={gfp} priority={prio}"
 
 
 # -- mm_page_alloc_extfrag ---------------------------------------------------------------------
 
-# page=%p: the spec gives no value for the pointer, so only its shape is checked
-_PAGE = r"page=[0-9a-f]+ "
+# page=%p: the spec gives no value for the pointer, so only its shape is checked here
+# (its value: test_page_pointer_is_the_struct_page_address_in_v48_and_hashed_in_v618)
+_PAGE = r"page=[0-9a-f]{16} "
 
 
 @pytest.mark.parametrize(
@@ -291,3 +299,16 @@ def test_defer_reset_lines_after_direct_compaction_then_successful_allocation(pr
         "node=0 zone=Normal   order=4 order_failed=5 consider=1 limit=1",
         "node=0 zone=Normal   order=4 order_failed=5 consider=0 limit=1",
     ]
+
+
+def test_page_pointer_is_the_struct_page_address_in_v48_and_hashed_in_v618():
+    """%p of a struct page: 4.8 prints the pointer, vmemmap (0xffffea0000000000 on
+    x86-64 without KASLR) + pfn * sizeof(struct page) (64); 6.x hashes pointers and
+    prints the top 32 bits of the 64-bit hash, so 8 zeros then 8 hex digits, the same
+    pointer always giving the same text."""
+    assert page_pointer(1024, v6=False) == "ffffea0000010000"
+    assert page_pointer(0, v6=False) == "ffffea0000000000"
+    hashed = {page_pointer(pfn, v6=True) for pfn in range(4096)}
+    assert len(hashed) == 4096
+    assert all(re.fullmatch(r"00000000[0-9a-f]{8}", h) for h in hashed)
+    assert page_pointer(1024, v6=True) == page_pointer(1024, v6=True)
