@@ -143,7 +143,13 @@ def fast_forward_48(
     if not n_lim:
         return 0
     free = _FreeScanner(c, cc, z, int(i1[nt - 1]))
-    floor_l = ((stop[:nt] & ~(PAGEBLOCK_NR_PAGES - 1)) + PAGEBLOCK_NR_PAGES + MARGIN).tolist()
+    # each tick's free-scanner floor: isolate_freepages() stops above the migrate
+    # scanner's pageblock (low_pfn = pageblock_end_pfn(cc->migrate_pfn)), and the owed
+    # merges of what the tick freed (below stop) stay within their max-order block
+    st = stop[:nt]
+    floor_l = np.maximum(
+        (st & ~(PAGEBLOCK_NR_PAGES - 1)) + PAGEBLOCK_NR_PAGES, ((st - 1) | (MAX_BLOCK - 1)) + 1
+    ).tolist()
     n_ok, run_tick, run_g, run_g1, run_head = _plan_runs(
         free, np.append(i0[:nt], i1[nt - 1]), floor_l[0], cc.nr_freepages, n_lim
     )
@@ -151,7 +157,7 @@ def fast_forward_48(
     tr[run_tick] = np.arange(len(run_tick))
     # __isolate_free_page() keeps low + 2^order free; frees on the way only add to that
     limit = z.nr_free_pages - z.wmark_low - 1
-    n_ok, f = _check_runs(free, tr, run_g, run_g1, floor_l, limit)
+    n_ok, f = _check_runs(free, tr, run_g, run_g1, floor_l, limit, cc.free_pfn, st)
     if not n_ok:
         return 0
     nruns = len(f)
@@ -377,17 +383,22 @@ def _after_run(free: _FreeScanner, fr) -> int:
     return bstart - PAGEBLOCK_NR_PAGES if stop == bend else stop
 
 
-def _check_runs(free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limit):
+def _check_runs(
+    free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limit, free_pfn: int, mig_pfn
+):
     """The planned runs as _simple_visits() rows (first block, start pfn, first head, last
     block, end head, stop pfn), and the ticks before the first that breaks a rule of the
-    model: a free-scanner pageblock it cannot model, one within MARGIN of the migrate
-    scanner, or more taken than the watermark allows."""
+    model: a free-scanner pageblock it cannot model, one below the tick's floor, more
+    taken than the watermark allows, or scanners that meet after it (compact_finished()
+    then ends the compaction: left to the tick loop). free_pfn: cc->free_pfn now;
+    mig_pfn: cc->migrate_pfn after each tick."""
     nr = len(run_g)
     n_ok = len(tr)
     if not n_ok:
         return 0, np.zeros((0, 6), dtype=np.int64)
     floor = np.array(floor_l[:n_ok], dtype=np.int64)
     lowest = np.full(n_ok, free.lowest, dtype=np.int64)
+    free_after = np.full(n_ok, free_pfn, dtype=np.int64)  # cc->free_pfn after each tick
     bad_tick = np.zeros(n_ok, dtype=np.bool_)
     f = np.zeros((nr, 6), dtype=np.int64)
     if nr:
@@ -399,9 +410,8 @@ def _check_runs(free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limi
         bstart, bend = free.cols[0], free.cols[1]
         finished = stop == bend[be]
         bi = np.concatenate(([free.bi], np.where(finished, be + 1, be)[:-1]))
-        pos = np.concatenate(
-            ([free.pos], np.where(finished, bstart[be] - PAGEBLOCK_NR_PAGES, stop)[:-1])
-        )
+        after = np.where(finished, bstart[be] - PAGEBLOCK_NR_PAGES, stop)  # _after_run()
+        pos = np.concatenate(([free.pos], after[:-1]))
         bad = free.bad_np
         taken = np.cumsum(free.cum[g1] - free.cum[g0])
         broken = (bad[be + 1] - bad[bi] > 0) | (taken > limit)
@@ -410,8 +420,11 @@ def _check_runs(free: _FreeScanner, tr: np.ndarray, run_g, run_g1, floor_l, limi
         # the lowest pageblock the free scanner visited by the end of each tick
         upto = np.maximum.accumulate(tr)
         lowest = np.where(upto >= 0, bstart[be][np.maximum(upto, 0)], lowest)
+        free_after = np.where(upto >= 0, after[np.maximum(upto, 0)], free_after)
         f[:, 0], f[:, 1], f[:, 2], f[:, 3], f[:, 4], f[:, 5] = bi, pos, g0, be, g1, stop
     bad_tick |= lowest < floor
+    # compact_scanners_met(): the free scanner's pageblock at or below the migrate one's
+    bad_tick |= (free_after >> PAGEBLOCK_ORDER) <= (mig_pfn[:n_ok] >> PAGEBLOCK_ORDER)
     cut = np.flatnonzero(bad_tick)
     if len(cut):
         n_ok = int(cut[0])
