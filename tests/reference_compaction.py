@@ -31,8 +31,15 @@ and hugetlb folios on the LRU. The per-CPU lists follow the engine's "simple" mo
 §2.16/§9.3 in both profiles: order-0 pages only, fixed high/batch, 4.8's
 free_pcppages_bulk() round robin. 6.18 also keeps orders 1-3 on pcp lists, auto-tunes
 high and drains one whole list at a time; that is a modelling choice of the engine, not
-something this reference arbitrates. 6.18 __reset_isolation_suitable() (reached only
-after 64 deferred attempts) raises NotImplementedError.
+something this reference arbitrates.
+
+__reset_isolation_suitable() (§2.10, §2.11) is modelled in both profiles and reached from
+kswapd going to sleep, from compact_zone() via compaction_restarting() (once the defer
+shift is at its cap of 6, the 64th attempt after the last deferral) and, in 4.8, from
+compact_memory. 6.18's version is written from the 6.x mm/compaction.c, as the spec gives
+only its outline: it acts only if a direct compaction left compact_blockskip_flush set,
+samples every 8th page of a pageblock, and takes pageblock_skip_persistent() from the
+compound page's real head (an order-10 page also covers the pageblock after its head's).
 """
 
 from __future__ import annotations
@@ -1813,9 +1820,7 @@ class ReferenceKernel:
             if ret != COMPACT_CONTINUE:
                 return ret
         if self.compaction_restarting(z, cc.order):
-            if self.v6:
-                raise NotImplementedError("6.18 __reset_isolation_suitable is not modelled here")
-            self.reset_isolation_suitable_48(z)
+            self.reset_isolation_suitable(z)
         start_pfn, end_pfn = z.start, z.end
         sync = 1 if cc.mode != MIGRATE_ASYNC else 0
         cc.fast_start_pfn = 0
@@ -2117,76 +2122,94 @@ class ReferenceKernel:
         if self.wakeup_kcompactd_pending(order):
             self.kcompactd_do_work()
 
-    # -- 6.18 __reset_isolation_suitable (§2.11) ----------------------------------------------
-    def skip_persistent(self, pfn: int) -> bool:
-        """pageblock_skip_persistent(): a compound page of order >= pageblock_order."""
-        head = pfn
-        if self.kind[pfn] == K_COMPOUND_TAIL:
-            head = pageblock_start_pfn(pfn)
-        return self.kind[head] == K_COMPOUND_HEAD and self.aux[head] >= PAGEBLOCK_ORDER
+    # -- __reset_isolation_suitable (§2.11, §2.10) ---------------------------------------------
+    # 6.18 is written from the 6.x mm/compaction.c (__reset_isolation_suitable,
+    # __reset_isolation_pfn, pageblock_skip_persistent); the spec gives the outline only.
+    def reset_isolation_suitable(self, z: RefZone) -> None:
+        """__reset_isolation_suitable(zone), both profiles."""
+        if self.v6:
+            self.reset_isolation_suitable_618(z)
+        else:
+            self.reset_isolation_suitable_48(z)
 
-    def reset_isolation_pfn(
-        self, z: RefZone, pfn: int, check_source: bool, check_target: bool
-    ) -> bool:
-        if not (z.start <= pfn < z.end) or self.kind[pfn] == K_HOLE:
+    def compound_order_of(self, pfn: int) -> int:
+        """compound_order(compound_head(page)) for a page of a compound page, else -1.
+        The head is the nearest page below that is not a tail, so an order-10 page is
+        found from the tail pages of its second pageblock too."""
+        if self.kind[pfn] not in (K_COMPOUND_HEAD, K_COMPOUND_TAIL):
+            return -1
+        head = pfn
+        while self.kind[head] == K_COMPOUND_TAIL:
+            head -= 1
+        return self.aux[head]
+
+    def sample_block_618(self, z: RefZone, pfn: int, want_lru: bool, want_free: bool) -> bool:
+        """The sampling half of __reset_isolation_pfn(): look at every 8th page
+        (1 << PAGE_ALLOC_COSTLY_ORDER) of pfn's pageblock, clipped to the zone, and clear
+        the block's skip bit at the first LRU page (if want_lru) or free buddy page (if
+        want_free). The sample starts at the block's first page, or at pfn itself when that
+        page is a hole; a hole at the block's last page gives up."""
+        first = max(pageblock_start_pfn(pfn), z.start)
+        if self.kind[first] == K_HOLE:
+            first = pfn
+        last = min(pageblock_end_pfn(first) - 1, z.end - 1)
+        if self.kind[last] == K_HOLE:
             return False
-        if self.skip_persistent(pfn):
-            return False
-        blk = pfn >> PAGEBLOCK_ORDER
-        if check_source and check_target and not self.pb_skip[blk]:
-            return True
-        if not check_source and check_target and self.pb_mt[blk] != MIGRATE_MOVABLE:
-            return False
-        start = max(pageblock_start_pfn(pfn), z.start)
-        if self.kind[start] != K_HOLE:
-            pfn = start
-        end = min(pageblock_end_pfn(pfn) - 1, z.end - 1)
-        if self.kind[end] == K_HOLE:
-            return False
-        p = pfn
-        while p <= end:  # a sample of every 8th page
-            if check_source and self.flags[p] & F_LRU:
-                self.pb_skip[blk] = False
+        for page in range(first, last + 1, 1 << PAGE_ALLOC_COSTLY_ORDER):
+            lru = bool(self.flags[page] & F_LRU)
+            free = self.is_buddy(page)
+            if (want_lru and lru) or (want_free and free):
+                self.pb_skip[pfn >> PAGEBLOCK_ORDER] = False
                 return True
-            if check_target and self.is_buddy(p):
-                self.pb_skip[blk] = False
-                return True
-            p += 1 << PAGE_ALLOC_COSTLY_ORDER
         return False
 
-    def reset_isolation_suitable(self, z: RefZone) -> None:
-        """__reset_isolation_suitable(): 4.8 clears every skip bit; 6.18 only after a
-        direct compaction set compact_blockskip_flush, walking from both ends."""
-        if not self.v6:
-            self.reset_isolation_suitable_48(z)
-            return
+    def block_can_restart_618(self, z: RefZone, pfn: int, want_lru: bool, want_free: bool) -> bool:
+        """__reset_isolation_pfn(zone, pfn, check_source=want_lru, check_target=want_free)."""
+        if self.kind[pfn] == K_HOLE or not z.start <= pfn < z.end:
+            return False  # no online page, or another zone's
+        if self.compound_order_of(pfn) >= PAGEBLOCK_ORDER:
+            return False  # pageblock_skip_persistent(): the bit stays until it is freed
+        block = pfn >> PAGEBLOCK_ORDER
+        if want_lru and want_free and not self.pb_skip[block]:
+            return True  # nothing to clear, and no sample needed
+        if want_free and not want_lru and self.pb_mt[block] != MIGRATE_MOVABLE:
+            return False  # the free scanner does not restart in a non-movable block
+        return self.sample_block_618(z, pfn, want_lru, want_free)
+
+    def reset_isolation_suitable_618(self, z: RefZone) -> None:
+        """6.18 __reset_isolation_suitable(): nothing unless compact_blockskip_flush is set
+        (it is then cleared). One pageblock from each end per step, until they meet: from
+        the bottom (pfns zone_start + k*512) the first block with a sampled LRU page becomes
+        the migration scanner's restart point (init and both cached migrate pfns); from the
+        top (pfns zone_end - 1 - k*512) the first MOVABLE block with a sampled free page
+        becomes the free scanner's (init and cached free pfn). Each side, once it has its
+        restart point, clears the skip bit of every further block where the sample shows
+        either kind of page. Without two restart points both cached positions go to where
+        the walk stopped (the kernel tests reset_migrate >= reset_free, which also covers a
+        migration restart point not below the free one; the walk never finds one)."""
         if not z.blockskip_flush:
             return
         z.blockskip_flush = False
-        migrate_pfn = z.start
-        free_pfn = z.end - 1
-        reset_migrate = free_pfn
-        reset_free = migrate_pfn
-        source_set = free_set = False
-        while migrate_pfn < free_pfn:
-            if (
-                self.reset_isolation_pfn(z, migrate_pfn, True, source_set)
-                and migrate_pfn < reset_migrate
-            ):
-                source_set = True
-                reset_migrate = migrate_pfn
-                z.init_migrate_pfn = reset_migrate
-                z.cached_migrate_pfn = [reset_migrate, reset_migrate]
-            if self.reset_isolation_pfn(z, free_pfn, free_set, True) and free_pfn > reset_free:
-                free_set = True
-                reset_free = free_pfn
-                z.init_free_pfn = reset_free
-                z.cached_free_pfn = reset_free
-            migrate_pfn += PAGEBLOCK_NR_PAGES
-            free_pfn -= PAGEBLOCK_NR_PAGES
-        if reset_migrate >= reset_free:
-            z.cached_migrate_pfn = [migrate_pfn, migrate_pfn]
-            z.cached_free_pfn = free_pfn
+        bottom = z.start
+        top = z.end - 1
+        migrate_restart = None
+        free_restart = None
+        while bottom < top:
+            found = migrate_restart is not None
+            if self.block_can_restart_618(z, bottom, True, found) and not found:
+                migrate_restart = bottom
+                z.init_migrate_pfn = bottom
+                z.cached_migrate_pfn = [bottom, bottom]
+            found = free_restart is not None
+            if self.block_can_restart_618(z, top, found, True) and not found:
+                free_restart = top
+                z.init_free_pfn = top
+                z.cached_free_pfn = top
+            bottom += PAGEBLOCK_NR_PAGES
+            top -= PAGEBLOCK_NR_PAGES
+        if migrate_restart is None or free_restart is None or migrate_restart >= free_restart:
+            z.cached_migrate_pfn = [bottom, bottom]
+            z.cached_free_pfn = top
 
     # -- the workload: the engine's timeline actions, one after the other ----------------------
     def run_timeline(self, events: list[dict]) -> None:

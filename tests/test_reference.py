@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import Scenario, Simulation
-from simulator.constants import K_FREE, K_HOLE, K_PCP, K_TARGET
+from simulator.constants import COMPACT_MAX_DEFER_SHIFT, K_FREE, K_HOLE, K_PCP, K_TARGET
 from tests.reference_compaction import (
+    FREE_KINDS,
     ReferenceKernel,
     compact_memory_reference,
     engine_free_lists,
@@ -633,3 +634,139 @@ def test_explicit_layouts_with_compound_pages_and_holes_match_reference(
                 9, 1, prio
             )
             assert_agree(sim, ref)
+
+
+def restart_layout(profile: str) -> dict:
+    """An order-10 compound page over pageblocks 0-1, a hole as pageblock 3, and one
+    unmovable page in each of the other pageblocks, so that no order-9 page can be made."""
+    ranges = [
+        {"start": 0, "count": 1024, "kind": "compound", "order": 10},
+        {"start": 1536, "count": 512, "kind": "hole"},
+    ]
+    for block in (2, 4, 5, 6, 7):
+        ranges.append({"start": block * 512, "count": 260, "kind": "anon"})
+        ranges.append({"start": block * 512 + 400, "count": 1, "kind": "unmovable"})
+    return explicit(profile, 4096, ranges, pcp="off")
+
+
+TWO_ZONES = [{"name": "DMA32", "pages": 2048}, {"name": "Normal", "pages": 2560}]
+
+RESTART_CASES = {
+    # layout (None: restart_layout()), seed, movable pages freed before the restarting
+    # attempt, and whether kswapd goes to sleep (reset_isolation_suitable(pgdat)) first
+    "fragmented zone, pages freed": (DIRECT_CASES["pcp off"], 9, 150, False),
+    "fragmented zone, nothing freed": (DIRECT_CASES["pcp off"], 9, 0, False),
+    "kswapd resets first": (DIRECT_CASES["pcp off"], 9, 150, True),
+    "order-10 compound page and a hole": (None, 9, 100, False),
+    # found with random layouts: in 6.18 the first needs the 1-in-8 sample of
+    # __reset_isolation_pfn(), the second its MOVABLE-only free scanner restart point
+    "sampled LRU pages": (dict(blocks=8, free=0.49, fragmentation=0.97, pcp="off"), 1363, 0, False),
+    "free pages in a non-movable block": (
+        dict(blocks=9, free=0.27, fragmentation=0.66),
+        42,
+        50,
+        False,
+    ),
+    "two zones": (dict(free=0.4, fragmentation=0.73, zones=TWO_ZONES), 8764, 0, False),
+}
+
+
+def zone_compaction_state(zones: list, engine: bool) -> list[tuple]:
+    """The per-zone state of §2.1 and §2.10 that assert_agree() does not compare."""
+    if engine:
+        return [
+            (
+                z.compact_init_migrate_pfn,
+                z.compact_init_free_pfn,
+                z.compact_blockskip_flush,
+                z.compact_considered,
+                z.compact_defer_shift,
+                z.compact_order_failed,
+            )
+            for z in zones
+        ]
+    return [
+        (
+            z.init_migrate_pfn,
+            z.init_free_pfn,
+            z.blockskip_flush,
+            z.considered,
+            z.defer_shift,
+            z.order_failed,
+        )
+        for z in zones
+    ]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("case", list(RESTART_CASES))
+def test_compaction_restarting_reset_matches_reference(case: str, profile: str) -> None:
+    """Failed SYNC_LIGHT direct compactions at order 9 defer the zone six times (§2.10);
+    after the 63 attempts skipped at the capped shift, the 64th finds
+    compaction_restarting() true and calls __reset_isolation_suitable() (§2.11): 4.8
+    clears every skip bit; 6.18 acts only if compact_blockskip_flush is still set (by
+    the last direct compaction whose scanners met, unless kswapd's reset consumed it),
+    then samples the pageblocks from both ends for the restart points and
+    compact_init_*_pfn. Engine and reference agree on that attempt and on the ones after
+    it (6.18 SYNC_FULL, then SYNC_LIGHT again)."""
+    kw, seed, nr_free, kswapd_first = RESTART_CASES[case]
+    raw = scenario(profile, **kw) if kw is not None else restart_layout(profile)
+    raw["timeline"] = []
+    sim = Simulation(Scenario.from_dict(raw), seed=seed, profile=profile)
+    assert not sim.kcompactd_enabled  # sim.kswapd_sleep() wakes nothing
+    ref = ReferenceKernel(sim)
+    # a spy on the reference's reset: this scenario must reach it
+    resets = []
+    reset = ref.reset_isolation_suitable
+
+    def spy(z) -> None:
+        flush, before = z.blockskip_flush, list(ref.pb_skip)
+        reset(z)
+        resets.append((flush, before, list(ref.pb_skip)))
+
+    ref.reset_isolation_suitable = spy
+    sync_light = 1 if profile == "v6.18" else 0
+    z, ez = ref.zones[-1], sim.k.mem.zones[-1]
+    attempts = 0
+    while not (z.defer_shift == COMPACT_MAX_DEFER_SHIFT and z.considered == 63):
+        rc = engine_try_to_compact_pages(sim, 9, 1, sync_light)
+        assert rc == ref.try_to_compact_pages(9, 1, sync_light)
+        attempts += 1
+    # six compactions that failed, with 1, 3, 7, 15, 31 and 63 deferred attempts after them
+    assert attempts == 6 + 1 + 3 + 7 + 15 + 31 + 63
+    assert not resets and z.blockskip_flush and ez.compact_blockskip_flush
+    assert_agree(sim, ref)
+    if kswapd_first:
+        sim.kswapd_sleep(9)
+        for rz in ref.zones:  # reset_isolation_suitable(pgdat)
+            if rz.present and rz.blockskip_flush:
+                ref.reset_isolation_suitable(rz)
+        assert len(resets) == 1 and not z.blockskip_flush
+        assert_agree(sim, ref)
+        assert zone_compaction_state(sim.k.mem.zones, True) == zone_compaction_state(
+            ref.zones, False
+        )
+        resets.clear()
+    if nr_free:
+        sim._free(nr_free, "movable")
+        ref.free_random(nr_free, FREE_KINDS["movable"], None)
+    for i, prio in enumerate([sync_light, 0, sync_light] if profile == "v6.18" else [0, 0]):
+        rc = engine_try_to_compact_pages(sim, 9, 1, prio)
+        assert rc == ref.try_to_compact_pages(9, 1, prio)
+        if i == 0:
+            # the 64th attempt reached the reset, once; with compact_blockskip_flush set
+            # unless kswapd's reset came first, and then 6.18's reset changes nothing
+            ((flush, before, after),) = resets
+            assert flush == (not kswapd_first)
+            if profile == "v6.18":
+                assert (after != before) == flush
+            else:
+                assert not any(after)
+        assert_agree(sim, ref)
+        assert zone_compaction_state(sim.k.mem.zones, True) == zone_compaction_state(
+            ref.zones, False
+        )
+    if profile == "v6.18" and nr_free and not kswapd_first:
+        # compact_init_free_pfn is written only by __reset_isolation_suitable(): the
+        # engine's reset found the same free scanner restart point
+        assert ez.compact_init_free_pfn == z.init_free_pfn > 0
