@@ -41,6 +41,7 @@ from .constants import (
     F_WRITEBACK,
     K_ANON,
     K_COMPOUND_HEAD,
+    K_COMPOUND_TAIL,
     K_DRIVER,
     K_FILE,
     K_HOLE,
@@ -351,8 +352,13 @@ class Compactor:
         return False
 
     def _skip_persistent(self, pfn: int) -> bool:
-        """pageblock_skip_persistent(): a compound page of order >= pageblock_order."""
+        """pageblock_skip_persistent(): the pageblock's first page is part of a compound
+        page (compound_head()) of order >= pageblock_order."""
         p = pageblock_start(pfn)
+        if self.mem.k[p] == K_COMPOUND_TAIL:
+            # a tail at a pageblock start: the second pageblock of a max-order page, whose
+            # head is at the max-order boundary below
+            p &= ~((1 << (MAX_ORDER - 1)) - 1)
         return self.mem.k[p] == K_COMPOUND_HEAD and self.mem.a[p] >= PAGEBLOCK_ORDER
 
     def block_valid(self, z: Zone, start: int, end: int) -> bool:

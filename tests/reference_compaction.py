@@ -1610,8 +1610,7 @@ class ReferenceKernel:
         return cc.nr_migratepages > 0
 
     def suitable_migration_source_618(self, cc: RefControl, pfn: int) -> bool:
-        start = pageblock_start_pfn(pfn)
-        if self.kind[start] == K_COMPOUND_HEAD and self.aux[start] >= PAGEBLOCK_ORDER:
+        if self.compound_order_of(pageblock_start_pfn(pfn)) >= PAGEBLOCK_ORDER:
             return False  # pageblock_skip_persistent()
         if cc.mode != MIGRATE_ASYNC or not cc.direct:
             return True

@@ -86,6 +86,26 @@ def test_compound_pages_are_skipped_as_failures(profile):
     assert cc.nr_migratepages == 10
 
 
+def test_v618_skips_both_pageblocks_of_an_order10_compound_page_as_persistent():
+    """§2.4/§2.5 6.18: suitable_migration_source() passes over a pageblock for which
+    pageblock_skip_persistent() holds: its first page's compound_head() has order >=
+    pageblock_order. For an order-10 page that is its second pageblock too (whose first
+    page is a tail), so the scan goes from 0 straight to the anon pages at 1024."""
+    sim = make_sim(
+        [
+            {"start": 0, "count": 1024, "kind": "compound", "order": 10},
+            {"start": 1024, "count": 10, "kind": "anon"},
+        ],
+        profile="v6.18",
+    )
+    cc = cc_for(sim, ignore_skip_hint=True)
+    cc.free_pfn = 1536
+    sim.c.isolate_migratepages(cc)
+    lines = trace_events(sim, "mm_compaction_isolate_migratepages")
+    assert lines == ["range=(0x400 ~ 0x600) nr_scanned=512 nr_taken=10"]
+    assert cc.nr_migratepages == 10
+
+
 def test_an_already_isolated_driver_page_is_skipped_without_calling_the_driver():
     """§2.5: '!PageLRU: if __PageMovable && !PageIsolated -> isolate_movable_page'."""
     sim = make_sim(drivers=[{"name": "d", "pages": 4, "placement": "range", "range": [0, 4]}])
