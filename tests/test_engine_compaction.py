@@ -17,24 +17,9 @@ from simulator.constants import (
     MIGRATE_SYNC_LIGHT,
     MIGRATE_UNMOVABLE,
 )
-from tests.engine_helpers import make_sim, run_to_end, trace_events
+from tests.engine_helpers import cc_for, make_sim, run_to_end, trace_events
 
 PROFILES = ["v4.8", "v6.18"]
-
-
-def cc_for(sim, mode=MIGRATE_SYNC, order=-1, **kw):
-    cc = CompactControl(
-        0,
-        order,
-        mode,
-        kw.pop("migratetype", MIGRATE_UNMOVABLE),
-        kw.pop("source", "compact_memory"),
-        **kw,
-    )
-    z = sim.k.mem.zones[0]
-    cc.migrate_pfn = z.start
-    cc.free_pfn = z.end - 512
-    return cc
 
 
 @pytest.mark.parametrize("profile,scanned", [("v4.8", 33), ("v6.18", 48)])

@@ -8,7 +8,7 @@ low_pfn one past the last isolated pfn.
 
 import pytest
 
-from simulator.compaction import ISOLATE_NONE, ISOLATE_SUCCESS, CompactControl
+from simulator.compaction import ISOLATE_NONE, ISOLATE_SUCCESS
 from simulator.constants import (
     F_DIRTY,
     F_ISOLATED,
@@ -22,7 +22,7 @@ from simulator.constants import (
     MIGRATE_SYNC_LIGHT,
     MIGRATE_UNMOVABLE,
 )
-from tests.engine_helpers import make_sim, trace_events
+from tests.engine_helpers import cc_for, make_sim, trace_events
 
 PROFILES = ["v4.8", "v6.18"]
 ALL_MODES = [MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC]
@@ -32,22 +32,12 @@ ALL_MODES = [MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC]
 SKIPS_PFN_3 = "range=(0x0 ~ 0x21) nr_scanned=33 nr_taken=32"
 # Nothing refused: 0..31 taken, the scan stops one past pfn 31.
 TAKES_0_TO_31 = "range=(0x0 ~ 0x20) nr_scanned=32 nr_taken=32"
-
-
-def cc_for(sim, mode=MIGRATE_SYNC, order=-1, **kw):
-    """A compact_control over the whole zone, the free scanner parked at the last block."""
-    cc = CompactControl(
-        0,
-        order,
-        mode,
-        kw.pop("migratetype", MIGRATE_UNMOVABLE),
-        kw.pop("source", "compact_memory"),
-        **kw,
-    )
-    z = sim.k.mem.zones[0]
-    cc.migrate_pfn = z.start
-    cc.free_pfn = z.end - 512
-    return cc
+# ISOLATE_ASYNC_MIGRATE (mode != MIGRATE_SYNC) refuses the page at pfn 3; SYNC takes it
+ONLY_SYNC_TAKES_PFN_3 = [
+    (MIGRATE_ASYNC, SKIPS_PFN_3),
+    (MIGRATE_SYNC_LIGHT, SKIPS_PFN_3),
+    (MIGRATE_SYNC, TAKES_0_TO_31),
+]
 
 
 def scan_first_block(kind, profile, mode=MIGRATE_SYNC, flags=None, sysctl=None):
@@ -136,14 +126,7 @@ def test_v618_locked_unevictable_file_page_fails_the_folio_trylock_even_in_sync(
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize(
-    "mode,expect",
-    [
-        (MIGRATE_ASYNC, SKIPS_PFN_3),
-        (MIGRATE_SYNC_LIGHT, SKIPS_PFN_3),
-        (MIGRATE_SYNC, TAKES_0_TO_31),
-    ],
-)
+@pytest.mark.parametrize("mode,expect", ONLY_SYNC_TAKES_PFN_3)
 def test_writeback_page_is_isolated_only_in_sync_mode(profile, mode, expect):
     """§2.4: ISOLATE_ASYNC_MIGRATE when mode != SYNC; §2.5: with it, a writeback page fails."""
     sim, cc, line = scan_first_block("file", profile, mode=mode, flags={3: F_WRITEBACK})
@@ -152,14 +135,7 @@ def test_writeback_page_is_isolated_only_in_sync_mode(profile, mode, expect):
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize(
-    "mode,expect",
-    [
-        (MIGRATE_ASYNC, SKIPS_PFN_3),
-        (MIGRATE_SYNC_LIGHT, SKIPS_PFN_3),
-        (MIGRATE_SYNC, TAKES_0_TO_31),
-    ],
-)
+@pytest.mark.parametrize("mode,expect", ONLY_SYNC_TAKES_PFN_3)
 def test_dirty_file_page_without_migratepage_is_isolated_only_in_sync_mode(profile, mode, expect):
     """§2.5: with ISOLATE_ASYNC_MIGRATE, 'a dirty page whose mapping has no ->migratepage'
     (6.18: no migrate_folio) fails. A dirty anon page (pfn 5) has no mapping and is

@@ -78,6 +78,20 @@ def test_try_to_compact_pages_prints_gfp_mask_in_hex_in_v48_and_as_flag_names_in
 _PAGE = r"page=[0-9a-f]{16} "
 
 
+def assert_one_extfrag_line(ranges, profile, rest):
+    """One order-0 UNMOVABLE allocation on this layout falls back once: its extfrag line
+    is page=%p then `rest`."""
+    sim = make_sim(
+        ranges,
+        profile=profile,
+        timeline=[{"at_ms": 0, "action": "alloc", "count": 1, "order": 0, "type": "unmovable"}],
+    )
+    run_to_end(sim)
+    lines = trace_events(sim, "mm_page_alloc_extfrag")
+    assert len(lines) == 1
+    assert re.fullmatch(_PAGE + re.escape(rest), lines[0]), lines[0]
+
+
 @pytest.mark.parametrize(
     "profile,rest",
     [
@@ -103,15 +117,7 @@ def test_extfrag_line_for_a_whole_block_claim_prints_pfn_decimal_in_v48_hex_in_v
     change_ownership = 1, fragmenting = (10 < 9) = 0. expand() keeps the lowest page
     (§3.3), pfn 1024 = 0x400.
     """
-    sim = make_sim(
-        [{"start": 0, "count": 1024, "kind": "anon"}],
-        profile=profile,
-        timeline=[{"at_ms": 0, "action": "alloc", "count": 1, "order": 0, "type": "unmovable"}],
-    )
-    run_to_end(sim)
-    lines = trace_events(sim, "mm_page_alloc_extfrag")
-    assert len(lines) == 1
-    assert re.fullmatch(_PAGE + re.escape(rest), lines[0]), lines[0]
+    assert_one_extfrag_line([{"start": 0, "count": 1024, "kind": "anon"}], profile, rest)
 
 
 @pytest.mark.parametrize(
@@ -145,18 +151,11 @@ def test_extfrag_line_for_a_fragmenting_fallback_per_profile(profile, rest):
     Either way the block type stays MOVABLE (change_ownership = 0) and fallback_order < 9
     (fragmenting = 1); expand() hands out the lowest page of the block (§3.3).
     """
-    sim = make_sim(
-        [
-            {"start": 0, "count": 64, "kind": "anon"},
-            {"start": 256, "count": 2048 - 256, "kind": "anon"},
-        ],
-        profile=profile,
-        timeline=[{"at_ms": 0, "action": "alloc", "count": 1, "order": 0, "type": "unmovable"}],
-    )
-    run_to_end(sim)
-    lines = trace_events(sim, "mm_page_alloc_extfrag")
-    assert len(lines) == 1
-    assert re.fullmatch(_PAGE + re.escape(rest), lines[0]), lines[0]
+    anon = [
+        {"start": 0, "count": 64, "kind": "anon"},
+        {"start": 256, "count": 1792, "kind": "anon"},
+    ]
+    assert_one_extfrag_line(anon, profile, rest)
 
 
 # -- mm_compaction_migratepages ------------------------------------------------------------------
