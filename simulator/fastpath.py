@@ -147,15 +147,21 @@ class _Column:
         return self.buf[n : n + k]
 
     def extend(self, new: np.ndarray) -> np.ndarray:
-        """Append new; returns the filled part (a view)."""
-        self._room(len(new))[:] = new
+        """Append new (an int64 array the caller gives up); returns the filled part (a
+        view)."""
+        if not self.n:
+            # the first part becomes the buffer: no copy
+            self.buf, self.n = new, len(new)
+        else:
+            self._room(len(new))[:] = new
         return self.buf[: self.n]
 
     def extend_cumsum(self, new: np.ndarray) -> np.ndarray:
         """Append the running totals of new, continuing from the last value."""
         last = self.buf[self.n - 1]
         np.cumsum(new, out=self._room(len(new)))
-        self.buf[self.n - len(new) : self.n] += last
+        if last:
+            self.buf[self.n - len(new) : self.n] += last
         return self.buf[: self.n]
 
 
@@ -166,7 +172,7 @@ class _FreeScanner:
     the suitable ones are kept in scan order (pageblocks top down, heads in ascending pfn
     order within each) with running page totals, so an episode is a few bisections."""
 
-    def __init__(self, c: Compactor, cc: CompactControl, zone, demand: int) -> None:
+    def __init__(self, c: Compactor, cc: CompactControl, zone, demand: int, low: int = 0) -> None:
         self.mem = c.mem
         # 4.8 (fastpath48.py) plans its runs itself and counts only the heads of the blocks
         # it takes (_simple_visits())
@@ -193,7 +199,10 @@ class _FreeScanner:
         self.cols = [
             np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.bool_, np.int64, np.int64)
         ]
-        self._prepare()
+        # each call costs ~0.1 ms besides its pageblocks: as many as the demand will take
+        # at the zone's average, down to `low` (below which no run may go), at once
+        first = (self.next_prep - low) >> PAGEBLOCK_ORDER
+        self._prepare(min(int(demand / self.rate() * 1.1) + 4, first) if first > 8 else 0)
         # a run that stepped by a stride may have passed free blocks below pos
         self.g = self._first_at_or_after(0, self.pos)
 
@@ -234,7 +243,9 @@ class _FreeScanner:
         buddy[~suitable] = False
         at = np.flatnonzero(buddy)
         blk = at >> PAGEBLOCK_ORDER  # index of each head's block, top down
-        heads = bstarts[blk] + (at & (PAGEBLOCK_NR_PAGES - 1))
+        # (at = blk * PAGEBLOCK_NR_PAGES + offset, the head bstarts[blk] + offset)
+        heads = np.subtract(at, blk << (PAGEBLOCK_ORDER + 1))
+        heads += top - PAGEBLOCK_NR_PAGES
         codes = mem.aux[heads]
         orders = (codes & 0xF).astype(np.int64)
         # what the bulk isolation does not take ends the fast path: compound pages (the
@@ -438,7 +449,7 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     lru_pfns = plan.lru_pfns
 
     # 1. the free scanner: one run wherever a migrate tick runs out of isolated pages
-    free = _FreeScanner(c, cc, z, len(lru_pfns))
+    free = _FreeScanner(c, cc, z, len(lru_pfns), p0 + PAGEBLOCK_NR_PAGES + MARGIN)
     limit = z.nr_free_pages - z.wmark_min - (2 << RETYPE_ORDER)
     runs, batch_run, supply, nb_ok = _plan_free(free, plan, cc.nr_freepages, limit, max_ticks)
     if not nb_ok:
@@ -994,9 +1005,14 @@ def _apply_migrations(c: Compactor, o: np.ndarray, sizes: np.ndarray, news, copy
         return
     k, mem = c.k, c.mem
     o = o.astype(np.intp)
-    # isolated through the kernel's entry point, as isolate_migratepages_block() does, so
-    # whatever watches it sees every isolation
-    k.isolate_lru_pages(o.tolist() if mem.changed is not None else o)
+    if mem.changed is not None:
+        # isolated through the kernel's entry point, as isolate_migratepages_block() does,
+        # so whatever watches it sees every isolation
+        k.isolate_lru_pages(o.tolist())
+    else:
+        # nobody sees the flags an isolation sets: the free in move_contents() clears them
+        # before anything reads them
+        k.nr_isolated += len(o)
     first = np.cumsum(sizes) - sizes
     times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
     times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)

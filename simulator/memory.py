@@ -457,20 +457,24 @@ class Memory:
                 self.free_pages(int(p), 0)
             return
         idx = np.asarray(pfns, dtype=np.intp)
-        blocks = idx >> PAGEBLOCK_ORDER
+        lo, hi = int(idx.min()), int(idx.max())
         # zones are ranges of pfns: all in one zone if the lowest and highest are
-        z = self.zones[int(self.zone_of_block[blocks.min()])]
-        mts = self.pb_mt[blocks]
+        z = self.zones[int(self.zone_of_block[lo >> PAGEBLOCK_ORDER])]
+        # each page's migratetype; where every pageblock from the lowest to the highest has
+        # the same one (a compaction frees its way along movable blocks), that one alone
+        span = self.pb_mt[lo >> PAGEBLOCK_ORDER : (hi >> PAGEBLOCK_ORDER) + 1]
+        mt_lo, mt_hi = int(span.min()), int(span.max())
+        mts = self.pb_mt[idx >> PAGEBLOCK_ORDER] if mt_lo != mt_hi else None
         if (
             not z.pcp_enabled
-            or z.start > int(idx.min())
-            or int(idx.max()) >= z.end
-            or (mts >= MIGRATE_PCPTYPES).any()
+            or z.start > lo
+            or hi >= z.end
+            or (mt_lo >= MIGRATE_PCPTYPES if mts is None else (mts >= MIGRATE_PCPTYPES).any())
         ):
             for p in pfns:
                 self.free_pages(int(p), 0)
             return
-        out, out_mt = self._pcp_add_bulk(z, idx, mts)
+        out, out_mt = self._pcp_add_bulk(z, idx, mts, mt_lo)
         # these pages go on the pcp lists; those the drains took (old ones or these) are free
         self.kind[idx] = K_PCP
         self.kind[out] = K_FREE
@@ -549,34 +553,36 @@ class Memory:
         start = edge & ~((1 << order) - 1)
         return bool((self.kind[start : start + (1 << order)] == K_FREE).all())
 
-    def _pcp_add_bulk(self, z: Zone, idx: np.ndarray, mts: np.ndarray):
-        """Put idx on the pcp lists in turn, draining as free_pages() would.
+    def _pcp_add_bulk(self, z: Zone, idx: np.ndarray, mts: np.ndarray | None, mt: int = 0):
+        """Put idx on the pcp lists in turn, draining as free_pages() would; each page
+        has its migratetype in mts, or every one has mt if mts is None.
 
         Returns the pages the drains hand to the buddy allocator, in order, and the
         list each came from. A pcp list is a FIFO here (oldest first): pages go on the
         head and drains take the tail."""
         n = len(idx)
         if n <= PCP_LOOP_MAX:
-            return self._pcp_add_loop(z, idx.tolist(), mts.tolist())
+            return self._pcp_add_loop(z, idx.tolist(), [mt] * n if mts is None else mts.tolist())
         high, batch = z.pcp_high, z.pcp_batch
         # When the drains happen and how much each takes depends on the counts alone.
         moments, sizes, z.pcp_count = pcp_drains(z.pcp_count, high, batch, n)
         lists = z.pcp_lists
-        lo, hi = int(mts.min()), int(mts.max())
-        if lo == hi:  # the usual case: every page of one migratetype
-            new = [idx if m == lo else idx[:0] for m in range(MIGRATE_PCPTYPES)]
+        if mts is None:  # the usual case: every page of one migratetype
+            new = [idx if m == mt else idx[:0] for m in range(MIGRATE_PCPTYPES)]
         else:
             new = [idx[mts == m] for m in range(MIGRATE_PCPTYPES)]
         if not len(moments):
             for m in range(MIGRATE_PCPTYPES):
                 lists[m].extendleft(new[m].tolist())
-            return idx[:0], mts[:0]
+            return idx[:0], np.zeros(0, dtype=np.uint8)
         old_len = [len(lst) for lst in lists]
         used = [m for m in range(MIGRATE_PCPTYPES) if old_len[m] or len(new[m])]
         if len(used) == 1:
             # one list: the drains take its oldest pages, in order
             segments = [(used[0], 0, int(sizes.sum()))]
         else:
+            if mts is None:
+                mts = np.full(n, mt, dtype=np.uint8)
             seen = np.cumsum(mts[:, None] == np.arange(MIGRATE_PCPTYPES, dtype=mts.dtype), axis=0)
             seen_at = seen[moments - 1].tolist()
             segments = self._pcp_drain_segments(old_len, seen_at, sizes.tolist())
