@@ -909,9 +909,9 @@ def _simple_visits(free: _FreeScanner, f: np.ndarray):
     return rep, start, vstop, bstart[blk], got, scanned
 
 
-def _taken(runs: _Runs, nruns: int) -> tuple[np.ndarray, np.ndarray]:
-    """The heads the first nruns runs took, as indexes into free.pfn_np in isolation
-    order, and the run of each."""
+def _taken(free: _FreeScanner, runs: _Runs, nruns: int):
+    """The heads the first nruns runs took, in isolation order, their orders, and the
+    index among them of each run's first (then the number taken)."""
     keep = runs.plain_id < nruns
     starts, stops, run_of = runs.plain[keep, 2], runs.plain[keep, 4], runs.plain_id[keep]
     more = [(r.start, r.stop, i) for i, x in runs.explicit if i < nruns for r in x[2]]
@@ -921,23 +921,52 @@ def _taken(runs: _Runs, nruns: int) -> tuple[np.ndarray, np.ndarray]:
         starts = np.concatenate((starts, extra[:, 0]))[order]
         stops = np.concatenate((stops, extra[:, 1]))[order]
         run_of = np.concatenate((run_of, extra[:, 2]))[order]
-    lens = stops - starts
-    return ranges(starts, lens), np.repeat(run_of, lens)
+    total = np.concatenate(([0], np.cumsum(stops - starts)))
+    first = total[np.searchsorted(run_of, np.arange(nruns + 1))]
+    # the runs take heads in scan order, mostly each where the one before stopped: the
+    # heads are a few slices of the scan-order arrays, not a gather of each index
+    gap = np.flatnonzero(starts[1:] != stops[:-1]) + 1
+    a = starts[np.concatenate(([0], gap))].tolist()
+    b = stops[np.concatenate((gap - 1, [len(stops) - 1]))].tolist()
+    pfn, order = free.pfn_np, free.order_np
+    heads = np.concatenate([pfn[i:j] for i, j in zip(a, b, strict=True)])
+    orders = np.concatenate([order[i:j] for i, j in zip(a, b, strict=True)])
+    return heads, orders, first
 
 
 def _free_takes(cc: CompactControl, free: _FreeScanner, runs: _Runs, nruns: int):
     """What the first nruns free-scanner runs took: the heads and orders in isolation
-    order, the run of each, and every page of them in the order compaction_alloc() hands
-    them out after what cc->freepages[] held: run by run, each run list by list from order
-    0 up, each list in isolation order, each block in ascending pfn order."""
+    order, the index among them of each run's first, and every page of them in the order
+    compaction_alloc() hands them out after what cc->freepages[] held: run by run, each
+    run list by list from order 0 up, each list in isolation order, each block in
+    ascending pfn order."""
     if not nruns:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty, empty
-    idx, run = _taken(runs, nruns)
-    heads, orders = free.pfn_np[idx], free.order_np[idx]
-    by_run_order = _stable_order((run << 4) | orders, nruns < 4096)
-    pages = ranges(heads[by_run_order], np.left_shift(1, orders[by_run_order]))
-    return heads, orders, run, pages
+        return empty, empty, np.zeros(1, dtype=np.int64), empty
+    heads, orders, first = _taken(free, runs, nruns)
+    # Most blocks are single pages. Those go first in their run, in isolation order, each
+    # at its rank among them plus the pages of bigger blocks in the runs before; only the
+    # bigger blocks are sorted and spread out into pages.
+    one = orders == 0
+    single = np.flatnonzero(one)
+    bigger = np.flatnonzero(~one)
+    sizes = np.left_shift(1, orders[bigger])
+    big_pages = np.concatenate(([0], np.cumsum(sizes)))
+    s_first = np.searchsorted(single, first)  # single pages before each run
+    b_first = np.searchsorted(bigger, first)
+    n_single = np.diff(s_first)
+    big_before = big_pages[b_first]  # pages of bigger blocks before each run
+    run_start = s_first[:-1] + big_before[:-1]
+    pages = np.empty(int(s_first[-1] + big_before[-1]), dtype=np.int64)
+    at = np.repeat(big_before[:-1], n_single)
+    at += np.arange(len(single))
+    pages[at] = heads[single]
+    if len(bigger):
+        run = np.repeat(np.arange(nruns), np.diff(b_first))
+        by = bigger[_stable_order((run << 4) | orders[bigger], nruns < 4096)]
+        spread = ranges(heads[by], np.left_shift(1, orders[by]))
+        pages[ranges(run_start + n_single, np.diff(big_before))] = spread
+    return heads, orders, first, pages
 
 
 def _stable_order(key: np.ndarray, small: bool) -> np.ndarray:
@@ -956,7 +985,7 @@ def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg
     """The free scanner's part: blocks taken off the free lists and made targets, skip
     bits and the cached free pfn, and cc->freepages[] as the hand-outs left it."""
     mem = c.mem
-    heads, orders, run, pages = takes
+    heads, orders, first, pages = takes
     take_free_blocks(c, z, heads, pages)
     if nvisits:
         done = visits[5][:nvisits][visits[6][:nvisits]]
@@ -970,8 +999,8 @@ def _apply_free(c: Compactor, cc: CompactControl, z, takes, visits, nvisits, seg
         fl = cc.freepages_618
         for q in fl:
             q.clear()
-        first = int(run.searchsorted(seg))
-        last_heads, last_orders = heads[first:], orders[first:]
+        last = int(first[seg])
+        last_heads, last_orders = heads[last:], orders[last:]
         # (not np.unique: its first call imports numpy.ma, ~10 ms)
         for o in np.flatnonzero(np.bincount(last_orders, minlength=MAX_ORDER)).tolist():
             fl[o].extend(last_heads[last_orders == o].tolist())
