@@ -149,7 +149,7 @@ class _Column:
     def extend(self, new: np.ndarray) -> np.ndarray:
         """Append new (an int64 array the caller gives up); returns the filled part (a
         view)."""
-        if not self.n:
+        if not self.n and new.dtype == np.int64:
             # the first part becomes the buffer: no copy
             self.buf, self.n = new, len(new)
         else:
