@@ -142,7 +142,6 @@ def fast_forward_48(
     n_lim = int(np.searchsorted(np.cumsum(1 + (m > 0)), max_ticks, side="right"))
     if not n_lim:
         return 0
-    free = _FreeScanner(c, cc, z, int(i1[nt - 1]))
     # each tick's free-scanner floor: isolate_freepages() stops above the migrate
     # scanner's pageblock (low_pfn = pageblock_end_pfn(cc->migrate_pfn)), and the owed
     # merges of what the tick freed (below stop) stay within their max-order block
@@ -150,6 +149,7 @@ def fast_forward_48(
     floor_l = np.maximum(
         (st & ~(PAGEBLOCK_NR_PAGES - 1)) + PAGEBLOCK_NR_PAGES, ((st - 1) | (MAX_BLOCK - 1)) + 1
     ).tolist()
+    free = _FreeScanner(c, cc, z, int(i1[nt - 1]), floor_l[0])
     n_ok, run_tick, run_g, run_g1, run_head = _plan_runs(
         free, np.append(i0[:nt], i1[nt - 1]), floor_l[0], cc.nr_freepages, n_lim
     )
