@@ -392,27 +392,25 @@ class _FreeScanner:
     ) -> tuple[list[int], int, int, int]:
         """isolate_freepages_block() stepping `stride` pfns past anything that is not a
         free block head. Returns (indexes of the heads taken, stop pfn, nr_scanned, pages
-        taken)."""
-        if lo == hi:  # no free block: every stride-th pfn up to the end is scanned
-            return [], end, max(0, -(-(end - pos) // stride)), 0
-        at = {p: i for i, p in enumerate(self.pfn_np[lo:hi].tolist(), lo)}
+        taken). (A walk over the block's heads: the scan lands on a head when its
+        distance from where the scan stands is a multiple of the stride.)"""
         taken: list[int] = []
         scanned = got = 0
-        while pos < end:
-            scanned += 1
-            i = at.get(pos)
-            if i is None:
-                pos += stride
+        orders = self.order_np
+        for i, p in enumerate(self.pfn_np[lo:hi].tolist(), lo):
+            d = p - pos
+            if d < 0 or d % stride:
                 continue
-            size = 1 << int(self.order_np[i])
-            scanned += size - 1
+            size = 1 << int(orders[i])
+            scanned += d // stride + size  # the pfns stepped over, then the block
             got += size
             taken.append(i)
             if got >= need:
-                pos += size
-                break
-            pos += size - 1 + stride
-        return taken, min(pos, end), scanned, got
+                return taken, min(p + size, end), scanned, got
+            pos = p + size - 1 + stride
+        if pos < end:
+            scanned += -(-(end - pos) // stride)
+        return taken, end, scanned, got
 
 
 def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: int | None) -> int:
