@@ -720,19 +720,7 @@ class Memory:
         codes = self.aux[head_pfn]
         horder = (codes & 0xF).astype(np.intp)
         hmt = codes >> 4
-        fallback = bool((hmt >= MIGRATE_PCPTYPES).any())
-        if not fallback and len(head_pfn):
-            low = horder < MAX_ORDER - 1
-            b = head_pfn[low] ^ (1 << horder[low])
-            inzone = (b >= z.start) & (b < z.end)
-            bb = b[inzone]
-            fallback = bool(
-                (
-                    ((self.flags[bb] & F_BUDDY) != 0)
-                    & ((self.aux[bb] & 0xF) == horder[low][inzone])
-                ).any()
-            )
-        if fallback:
+        if (hmt >= MIGRATE_PCPTYPES).any():
             return False
         inf = np.int32(m + 1)
         # when each block of each order became wholly free, order after order in one array
@@ -767,12 +755,18 @@ class Memory:
             np.maximum(levels[o - 1][0::2], levels[o - 1][1::2], out=levels[o])
         full = when_free < inf
         # (an entry's parent is offs[o + 1] + i // 2)
-        # old blocks merged into something bigger leave their lists
         if len(head_pfn):
             # (a max-order block has no parent; it cannot be in a row with frees anyway)
             low_h = horder < MAX_ORDER - 1
             parent_h = offs[np.minimum(horder + 1, MAX_ORDER - 1)] + (heads_local >> (horder + 1))
-            gone = low_h & full[np.where(low_h, parent_h, 0)]
+            when_parent = when_free[np.where(low_h, parent_h, 0)]
+            # a start that is not fully merged (a block whose parent was wholly free
+            # already: two free buddies of one order) is left to the page loop; nothing
+            # has changed yet
+            if (low_h & (when_parent == 0)).any():
+                return False
+            # old blocks merged into something bigger leave their lists
+            gone = low_h & (when_parent < inf)
             if gone.any():
                 self.flags[head_pfn[gone]] = 0
                 self.unlist_heads(z, codes[gone])

@@ -130,6 +130,39 @@ def test_bulk_free_leaves_the_state_of_freeing_one_page_at_a_time(case, pcp_batc
     assert bulk.changed == one.changed
 
 
+@pytest.mark.parametrize("profile", ["v4.8", "v6.18"])
+def test_bulk_free_of_pages_beside_an_unmerged_pair_of_buddies_frees_as_the_page_loop(
+    profile: str,
+) -> None:
+    """The replay assumes a fully merged start. Where two free buddies of one order sit
+    side by side unmerged, freeing other pages of their max-order block must leave them
+    as free_pages() does, not merge them or drop them from the lists."""
+    mem = build(profile, 4, 0.3, 0.9, "simple", 2, []).k.mem
+    z = mem.zones[0]
+    for zz in mem.zones:
+        zz.pcp_batch, zz.pcp_high = 1, 6  # every free reaches the buddy allocator soon
+    head, order, mt = next(
+        (h, o, mt) for o in range(1, 10) for mt in range(3) for h in mem.free_list(z, o, mt)
+    )
+    mem._del_from_list(z, head)
+    half = 1 << (order - 1)
+    mem._add_to_list(z, head, order - 1, mt, False)
+    mem._add_to_list(z, head + half, order - 1, mt, False)
+    row = head & ~1023
+    owned = np.flatnonzero(np.isin(mem.kind[row : row + 1024], [K_ANON, K_FILE])) + row
+    assert len(owned) > 200
+    pfns = owned[:200]
+    one, bulk = pickle.loads(pickle.dumps(mem)), pickle.loads(pickle.dumps(mem))
+    for m in (one, bulk):
+        m.kind[pfns] = K_ANON
+    for p in pfns.tolist():
+        one.free_pages(p, 0)
+    bulk.free_pages_bulk(pfns)
+    bulk.settle()
+    assert state(bulk) == state(one)
+    assert one.flags[head] & F_BUDDY and one.flags[head + half] & F_BUDDY
+
+
 def test_bulk_free_of_a_compacted_region_merges_to_max_order() -> None:
     sim = build("v6.18", 4, 0.3, 0.0, "off", 1, [])
     mem = sim.k.mem
