@@ -1030,20 +1030,25 @@ def _apply_migrations(c: Compactor, o: np.ndarray, sizes: np.ndarray, news, copy
     (move_contents) with each copy's time."""
     if not len(o):
         return
-    k, mem = c.k, c.mem
-    o = o.astype(np.intp)
-    if mem.changed is not None:
-        # isolated through the kernel's entry point, as isolate_migratepages_block() does,
-        # so whatever watches it sees every isolation
+    k = c.k
+    o = o.astype(np.intp, copy=False)
+    isolate_for_move(k, o)
+    first = np.cumsum(sizes) - sizes
+    times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
+    times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)
+    move_contents(c, o, news.astype(np.intp, copy=False), times, np.cumsum(sizes))
+
+
+def isolate_for_move(k, o: np.ndarray) -> None:
+    """The LRU pages o are isolated, as isolate_migratepages_block() does, before
+    move_contents() moves them."""
+    if k.mem.changed is not None:
+        # through the kernel's entry point, so whatever watches sees every isolation
         k.isolate_lru_pages(o.tolist())
     else:
         # nobody sees the flags an isolation sets: the free in move_contents() clears them
         # before anything reads them
         k.nr_isolated += len(o)
-    first = np.cumsum(sizes) - sizes
-    times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
-    times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)
-    move_contents(c, o, news.astype(np.intp), times, np.cumsum(sizes))
 
 
 def move_contents(c: Compactor, o: np.ndarray, n: np.ndarray, times, ends) -> None:

@@ -64,6 +64,7 @@ from .fastpath import (
     _FreeScanner,
     _simple_visits,
     bad_kinds,
+    isolate_for_move,
     move_contents,
     take_free_blocks,
 )
@@ -232,12 +233,11 @@ def fast_forward_48(
     appends = np.stack(
         (np.where(has_run, h_m, m_m), has_run, np.where(has_run, m_m - h_m - 1, 0)), axis=1
     ).ravel()
-    # isolated through the kernel's entry point, as isolate_migratepages_block() does
-    k.isolate_lru_pages(olds.tolist() if mem.changed is not None else olds)
+    isolate_for_move(k, olds)
     move_contents(
         c,
-        olds.astype(np.intp),
-        handout[:n_old].astype(np.intp),
+        olds.astype(np.intp, copy=False),
+        handout[:n_old].astype(np.intp, copy=False),
         times,
         np.cumsum(appends[appends > 0]),
     )
