@@ -172,7 +172,7 @@ class _FreeScanner:
     the suitable ones are kept in scan order (pageblocks top down, heads in ascending pfn
     order within each) with running page totals, so an episode is a few bisections."""
 
-    def __init__(self, c: Compactor, cc: CompactControl, zone, demand: int, low: int = 0) -> None:
+    def __init__(self, c: Compactor, cc: CompactControl, zone, demand: int, low: int) -> None:
         self.mem = c.mem
         # 4.8 (fastpath48.py) plans its runs itself and counts only the heads of the blocks
         # it takes (_simple_visits())
@@ -961,8 +961,8 @@ def _free_takes(cc: CompactControl, free: _FreeScanner, runs: _Runs, nruns: int)
     pages[at] = heads[single]
     if len(bigger):
         run = np.repeat(np.arange(nruns), np.diff(b_first))
-        by = bigger[_stable_order((run << 4) | orders[bigger], nruns < 4096)]
-        spread = ranges(heads[by], np.left_shift(1, orders[by]))
+        perm = _stable_order((run << 4) | orders[bigger], nruns < 4096)
+        spread = ranges(heads[bigger[perm]], sizes[perm])
         pages[ranges(run_start + n_single, np.diff(big_before))] = spread
     return heads, orders, first, pages
 
