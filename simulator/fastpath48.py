@@ -44,7 +44,6 @@ from .constants import (
     K_FREE,
     K_HOLE,
     K_PCP,
-    MAX_ORDER,
     MIGRATE_PCPTYPES,
     MIGRATE_SYNC,
     MODE_NAMES,
@@ -353,25 +352,25 @@ def _plan_runs(free: _FreeScanner, demand: np.ndarray, floor: int, avail: int, n
     # the first head whose running total reaches each page total from base up
     reach = np.zeros(int(cum[-1]) - base + 1, dtype=np.int64)
     reach[cum[g0:-1] - base + 1] = 1
-    reach = np.cumsum(reach, out=reach)
-    reach += g0
+    reach = np.cumsum(reach, out=reach)  # (as an index from g0)
     target = x + need
     nxt = reach[np.minimum(target - base, len(reach) - 1)]
     nxt[(target > cum[-1]) & serves] = -1  # past the heads prepared
     nxt[~serves] = -2  # a run there would serve no tick of the plan
-    # the runs one after another, from the first head on
-    chain = [g0]
+    # the runs one after another, from the first head on (indexes from g0)
+    chain = [0]
     nxt_at = nxt.item
     g = nxt_at(0)
     while g >= 0:
         chain.append(g)
-        g = nxt_at(g - g0)
+        g = nxt_at(g)
     ch = np.array(chain, dtype=np.int64)
     # a run from each head of the chain but the last (whose tick is past n_lim, or
     # whose run would need more heads)
+    run_tick = tick[ch[:-1]]
+    n_ok = n_lim if g == -2 else int(tick[chain[-1]])
+    ch += g0
     run_g, run_g1 = ch[:-1], ch[1:]
-    n_ok = n_lim if g == -2 else int(tick[chain[-1] - g0])
-    run_tick = tick[run_g - g0]
     run_head = avail + cum[run_g] - x0 - demand[run_tick]
     return n_ok, run_tick, run_g, run_g1, run_head
 
@@ -458,7 +457,9 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, b0: int, nblocks: i
     bflags = mem.flags[lo:end]
     heads = np.flatnonzero((bflags & F_BUDDY) != 0) + lo
     orders = (mem.aux[heads] & 0xF).astype(np.int64)
-    sizes = np.where((orders > 0) & (orders < MAX_ORDER), np.left_shift(1, orders), 1)
+    # (the kernel's `freepage_order > 0 && freepage_order < MAX_ORDER`, else one pfn: a
+    # buddy head's order is always below MAX_ORDER)
+    sizes = np.left_shift(1, orders)
     block_end = (heads | (PAGEBLOCK_NR_PAGES - 1)) + 1
     tail_end = np.minimum(heads + sizes, block_end)
     if ((heads < p0) & (tail_end > p0)).any():
