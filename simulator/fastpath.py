@@ -499,12 +499,14 @@ def fast_forward(c: Compactor, cc: CompactControl, max_ticks: int, deadline_ns: 
     # index i0 + i1 - 1 - p at position p)
     sizes = np.diff(ends, prepend=0)
     n_old = int(ends[-1]) if len(ends) else 0
-    olds = lru_pfns[np.repeat(2 * ends - sizes - 1, sizes) - np.arange(n_old)]
+    rev = np.repeat(2 * ends - sizes - 1, sizes) - np.arange(n_old)
+    olds = lru_pfns[rev]
     takes = _free_takes(cc, free, runs, nruns)
     news = np.concatenate(([_handout(cc.freepages_618)] if cc.nr_freepages else []) + [takes[3]])
     news = news[:n_old]
     _apply_free(c, cc, z, takes, visits, nvisits, seg, sp)
-    _apply_migrations(c, olds, sizes, news, copy_t0)
+    # (the copies go by ascending source, lru_pfns order: `rev` is its own inverse)
+    _apply_migrations(c, olds, sizes, news, copy_t0, (lru_pfns[:n_old], news[rev]))
     _finish_blocks(cc, z, mem, plan, done, finish_first)
     cc.migrate_pfn = p0 + done * PAGEBLOCK_NR_PAGES
     cc.total_migrate_scanned += int(scanned.sum())
@@ -1025,9 +1027,12 @@ def take_free_blocks(c: Compactor, z, heads: np.ndarray, pages: np.ndarray) -> N
         mem.changed.update(pages.tolist())
 
 
-def _apply_migrations(c: Compactor, o: np.ndarray, sizes: np.ndarray, news, copy_t0) -> None:
+def _apply_migrations(
+    c: Compactor, o: np.ndarray, sizes: np.ndarray, news, copy_t0, by_source
+) -> None:
     """The 6.18 migrations, `sizes` pages per migrate tick: isolated, then moved
-    (move_contents) with each copy's time."""
+    (move_contents) with each copy's time; by_source: the same pairs in ascending source
+    order."""
     if not len(o):
         return
     k = c.k
@@ -1036,7 +1041,7 @@ def _apply_migrations(c: Compactor, o: np.ndarray, sizes: np.ndarray, news, copy
     first = np.cumsum(sizes) - sizes
     times = np.repeat(np.array(copy_t0, dtype=np.int64) - first * COST_COPY, sizes)
     times += COST_COPY * np.arange(1, len(o) + 1, dtype=np.int64)
-    move_contents(c, o, news.astype(np.intp, copy=False), times, np.cumsum(sizes))
+    move_contents(c, o, news.astype(np.intp, copy=False), times, np.cumsum(sizes), by_source)
 
 
 def isolate_for_move(k, o: np.ndarray) -> None:
@@ -1051,16 +1056,20 @@ def isolate_for_move(k, o: np.ndarray) -> None:
         k.nr_isolated += len(o)
 
 
-def move_contents(c: Compactor, o: np.ndarray, n: np.ndarray, times, ends) -> None:
+def move_contents(c: Compactor, o: np.ndarray, n: np.ndarray, times, ends, by_source=None) -> None:
     """Isolated pages o move to their targets n: contents copied, history recorded at
     each copy's time (appended in pieces ending at `ends`, as the ticks append them),
     the sources freed through the pcp lists (owed merges, as in any full-compaction
-    tick)."""
+    tick). by_source: the same pairs (o, n) in ascending source order, if at hand."""
     k, mem = c.k, c.mem
-    mem.kind[n] = mem.kind[o]
-    mem.aux[n] = mem.aux[o]
-    mem.token[n] = mem.token[o]
-    mem.flags[n] = (mem.flags[o] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
+    # the copies in any order give the same arrays; by ascending source they read the
+    # page arrays (out of cache after the free scanner's work) in order: with cold caches
+    # at 1 GiB ~0.33 ms for the four, against ~0.57 ms in the 6.18 hand-out order
+    co, cn = (o, n) if by_source is None else by_source
+    mem.kind[cn] = mem.kind[co]
+    mem.aux[cn] = mem.aux[co]
+    mem.token[cn] = mem.token[co]
+    mem.flags[cn] = (mem.flags[co] & np.uint8(F_DIRTY | F_UNEVICTABLE)) | F_LRU
     k.nr_isolated -= len(o)
     _history_extend(k.history, times, o, n, ends)
     mem.defer_frees = True
