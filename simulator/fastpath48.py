@@ -151,7 +151,7 @@ def fast_forward_48(
     ).tolist()
     free = _FreeScanner(c, cc, z, int(i1[nt - 1]), floor_l[0])
     n_ok, run_tick, run_g, run_g1, run_head = _plan_runs(
-        free, np.append(i0[:nt], i1[nt - 1]), floor_l[0], cc.nr_freepages, n_lim
+        free, np.append(i0[:nt], i1[nt - 1]), floor_l, cc.nr_freepages, n_lim
     )
     tr = np.full(n_ok, -1, dtype=np.int64)
     tr[run_tick] = np.arange(len(run_tick))
@@ -319,21 +319,29 @@ def _entries(n: int, times: list[int], head: str, event: str, fmt: str, args) ->
     )
 
 
-def _plan_runs(free: _FreeScanner, demand: np.ndarray, floor: int, avail: int, n_lim: int):
+def _plan_runs(free: _FreeScanner, demand: np.ndarray, floors: list, avail: int, n_lim: int):
     """Which of the first n_lim ticks run the free scanner: a tick does when the pages
     handed to cc->freepages so far (avail at the start, then what the runs isolated) do
     not cover its batch (demand[i]: the pages of the ticks before tick i, then of all). A
     run isolates until it holds the whole batch: from its first head on (in scan order)
     until their pages reach it. Returns the ticks planned (n_lim, or fewer when the free
-    blocks down to `floor` run out), and per run its tick, first head, end head and the
-    pages its tick migrated before it."""
+    blocks run out or would have to come from below a tick's floor, floors[i]), and per
+    run its tick, first head, end head and the pages its tick migrated before it."""
     g0 = free.g
     x0 = int(free.cum[g0])
     # the heads the runs may take: enough for all the batches and the last one's overshoot
-    want = x0 + int(demand[n_lim]) - avail + COMPACT_CLUSTER_MAX + (1 << PAGEBLOCK_ORDER)
+    slack = COMPACT_CLUSTER_MAX + (1 << PAGEBLOCK_ORDER)
+    want = x0 + int(demand[n_lim]) - avail + slack
     zstart = free.z.start
     free.demand = want
-    while free.cum[-1] < want and free.next_prep >= max(zstart, floor):
+    while free.cum[-1] < want and free.next_prep >= zstart:
+        # The first tick whose run may need heads not prepared yet: if the next pageblock
+        # lies below its floor, such a run (or a later one: the floors only rise) would
+        # take from where _check_runs() ends the plan anyway, so the plan is the same.
+        supply = avail + int(free.cum[-1]) - x0 - slack
+        t = int(np.searchsorted(demand[1:], supply, side="right"))
+        if free.next_prep < floors[t]:
+            break
         free._prepare()
     cum = free.cum
     # from each head on (up to where the batches are covered): the tick whose batch a
