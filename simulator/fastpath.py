@@ -831,10 +831,11 @@ def _migrate_plan(c: Compactor, cc: CompactControl, p0: int, nblocks: int, finis
             return None
         end = p0 + nblocks * PAGEBLOCK_NR_PAGES
         lru = lru[: end - p0]
-    counts = lru.reshape(nblocks, PAGEBLOCK_NR_PAGES).sum(axis=1)
     lru_pfns = np.flatnonzero(lru) + p0
-    starts = np.cumsum(counts) - counts
     bstarts = np.arange(p0, end, PAGEBLOCK_NR_PAGES)
+    # (a bisection per pageblock: cheaper than a sum over every pfn)
+    starts = np.searchsorted(lru_pfns, bstarts)
+    counts = np.diff(starts, append=len(lru_pfns))
     bends = bstarts + PAGEBLOCK_NR_PAGES
     # a free block of max order at a block start is skipped whole: 1024 pages scanned
     big = ((mem.flags[bstarts] & F_BUDDY) != 0) & ((mem.aux[bstarts] & 0xF) == MAX_ORDER - 1)
