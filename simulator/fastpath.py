@@ -233,7 +233,8 @@ class _FreeScanner:
         )
         # the buddy flags of the suitable pageblocks, the pageblocks in scan order (top
         # down), so the heads come out in scan order: blocks top down, ascending within
-        if end - bottom == nb * PAGEBLOCK_NR_PAGES:
+        whole = end - bottom == nb * PAGEBLOCK_NR_PAGES
+        if whole:
             flags = mem.flags[bottom:end].reshape(nb, PAGEBLOCK_NR_PAGES)[::-1]
             buddy = (flags & F_BUDDY) != 0  # (a new array, in the view's order)
         else:  # the zone ends inside the top pageblock
@@ -246,7 +247,7 @@ class _FreeScanner:
         # (at = blk * PAGEBLOCK_NR_PAGES + offset, the head bstarts[blk] + offset)
         heads = np.subtract(at, blk << (PAGEBLOCK_ORDER + 1))
         heads += top - PAGEBLOCK_NR_PAGES
-        if end - bottom == nb * PAGEBLOCK_NR_PAGES:
+        if whole:
             # (a copy of the pageblocks' codes read in order, then the heads picked from
             # it in cache: ~2% less time at 1 GiB than a gather from the page array)
             codes = mem.aux[bottom:end].reshape(nb, PAGEBLOCK_NR_PAGES)[::-1].ravel()[at]
